@@ -1,0 +1,1 @@
+"""Workstation-side exporters: Keras -> TFLite and OpenVINO IR (need edge-fer[convert])."""

@@ -1,0 +1,83 @@
+"""The model card: the JSON written beside every trained model, read back by every runtime.
+
+It records what a runtime must apply identically (classes, resolution, preprocessing) and how
+the model was made (data, hyper-parameters, metrics, hardware). Validated once, here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_fer.classes import CLASS_NAMES
+from edge_fer.errors import ModelError
+from edge_fer.preprocess import Preprocessing
+
+CARD_KIND = "edge-fer-model-card"
+CARD_SCHEMA = 1
+
+
+def card_path_for(model_path: str | Path) -> Path:
+    """`runs/x/model.keras` -> `runs/x/model.card.json`."""
+    p = Path(model_path)
+    return p.with_name(p.stem + ".card.json")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    arch: str
+    resolution: int
+    class_names: tuple[str, ...] = CLASS_NAMES
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    details: dict[str, Any] = field(default_factory=dict)  # training record: free-form, shown as is
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": CARD_KIND,
+            "schema": CARD_SCHEMA,
+            "arch": self.arch,
+            "resolution": self.resolution,
+            "class_names": list(self.class_names),
+            "preprocessing": self.preprocessing.to_dict(),
+            **self.details,
+        }
+
+    def save(self, path: str | Path) -> None:
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        tmp.replace(p)  # atomic: a crash never leaves a half-written card
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], origin: str = "model card") -> ModelCard:
+        if not isinstance(data, dict) or data.get("kind") != CARD_KIND:
+            raise ModelError(f"{origin}: not an edge-fer model card")
+        schema = data.get("schema")
+        if not isinstance(schema, int) or schema > CARD_SCHEMA:
+            raise ModelError(f"{origin}: card schema {schema!r} is newer than this edge-fer "
+                             f"understands ({CARD_SCHEMA}); upgrade edge-fer")
+        try:
+            names = tuple(str(c) for c in data["class_names"])
+            resolution = int(data["resolution"])
+            arch = str(data["arch"])
+            prep = Preprocessing.from_dict(dict(data.get("preprocessing", {})))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"{origin}: missing or bad field {e}") from None
+        if resolution < 8:
+            raise ModelError(f"{origin}: resolution {resolution} is too small")
+        known = {"kind", "schema", "arch", "resolution", "class_names", "preprocessing"}
+        details = {k: v for k, v in data.items() if k not in known}
+        return cls(arch, resolution, names, prep, details)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelCard:
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise ModelError(f"{p}: model card not found") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ModelError(f"{p}: unreadable model card ({e})") from None
+        return cls.from_dict(data, str(p))

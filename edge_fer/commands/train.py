@@ -1,0 +1,65 @@
+"""`edge-fer train`: train an EfficientNetV2 emotion classifier (needs edge-fer[train])."""
+
+from __future__ import annotations
+
+import click
+
+from edge_fer.augment import PRESETS
+
+
+@click.command("train")
+@click.option("--data", required=True, type=click.Path(exists=True),
+              help="Training data: an image-folder tree (<root>/<class>/*.png) or a FER2013 CSV.")
+@click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False),
+              help="Output directory (model.keras, model.card.json, checkpoint/).")
+@click.option("--arch", default="efficientnetv2-b0", show_default=True,
+              type=click.Choice(["efficientnetv2-b0", "efficientnetv2-b1", "efficientnetv2-b2",
+                                 "efficientnetv2-b3", "efficientnetv2-s"]))
+@click.option("--resolution", type=int, default=None,
+              help="Input side in px [default: 64, or the profile's pick with --profile].")
+@click.option("--profile", "profile_file", type=click.Path(exists=True, dir_okay=False),
+              help="A hardware profile: train at the resolution it chose for its device.")
+@click.option("--weights", default="none", show_default=True,
+              help="none (from scratch), imagenet (needs internet), or a local weights file.")
+@click.option("--epochs", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", "learning_rate", default=1e-3, show_default=True, type=float)
+@click.option("--schedule", default="cosine", show_default=True,
+              type=click.Choice(["cosine", "plateau"]))
+@click.option("--warmup-epochs", default=2, show_default=True, type=click.IntRange(min=0))
+@click.option("--augment", default="paper", show_default=True, type=click.Choice(list(PRESETS)))
+@click.option("--class-weights", default="inverse", show_default=True,
+              type=click.Choice(["inverse", "sqrt", "none"]))
+@click.option("--label-smoothing", default=0.1, show_default=True, type=click.FloatRange(0, 0.5))
+@click.option("--dropout", default=0.3, show_default=True, type=click.FloatRange(0, 0.9))
+@click.option("--val-fraction", default=0.1, show_default=True, type=click.FloatRange(0.01, 0.5))
+@click.option("--patience", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Early stopping: epochs without a better validation macro-F1.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--limit", type=click.IntRange(min=10), help="Use a stratified sample of N faces.")
+@click.option("--threads", type=click.IntRange(min=1), help="TensorFlow intra-op threads.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.")
+def command(data: str, out: str, arch: str, resolution: int | None, profile_file: str | None,
+            weights: str, epochs: int, batch_size: int, learning_rate: float, schedule: str,
+            warmup_epochs: int, augment: str, class_weights: str, label_smoothing: float,
+            dropout: float, val_fraction: float, patience: int, seed: int, limit: int | None,
+            threads: int | None, resume: bool) -> None:
+    """Train (or resume) an emotion classifier; the best epoch by validation macro-F1 is kept."""
+    from edge_fer.training import TrainConfig, train
+
+    if profile_file:
+        from edge_fer.profile import load_profile
+
+        picked = load_profile(profile_file).chosen_resolution
+        if resolution is not None and resolution != picked:
+            raise click.BadParameter(f"--resolution {resolution} contradicts the profile's "
+                                     f"{picked}; give one or the other", param_hint="--resolution")
+        resolution = picked
+    cfg = TrainConfig(data=data, out=out, arch=arch, resolution=resolution or 64, weights=weights,
+                      epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                      schedule=schedule, warmup_epochs=warmup_epochs, augment=augment,
+                      class_weights=class_weights, label_smoothing=label_smoothing,
+                      dropout=dropout, val_fraction=val_fraction, patience=patience, seed=seed,
+                      limit=limit, threads=threads)
+    best = train(cfg, resume=resume, echo=lambda s: click.echo(s))
+    click.echo(f"model: {best}")

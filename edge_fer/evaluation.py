@@ -1,0 +1,38 @@
+"""Scoring any runtime's classifier on a labelled face data set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from edge_fer.classes import CLASS_NAMES
+from edge_fer.data import FaceDataset
+from edge_fer.errors import ModelError
+from edge_fer.metrics import Metrics, compute_metrics
+from edge_fer.preprocess import prepare_batch
+from edge_fer.runtimes.base import Classifier
+
+
+def predict_dataset(classifier: Classifier, data: FaceDataset, batch_size: int = 64,
+                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """(N, K) probabilities for every face of `data`, prepared as the model's card says."""
+    r = classifier.resolution
+    spec = classifier.info.preprocessing
+    out = []
+    for i in range(0, len(data), batch_size):
+        faces = prepare_batch(data.images[i:i + batch_size], r, spec)
+        out.append(classifier.predict(faces))
+        if progress:
+            progress(min(i + batch_size, len(data)), len(data))
+    return np.concatenate(out)
+
+
+def evaluate(classifier: Classifier, data: FaceDataset, batch_size: int = 64,
+             progress: Callable[[int, int], None] | None = None) -> Metrics:
+    """Metrics in canonical class order; the model's classes must be the canonical ones."""
+    if tuple(classifier.info.class_names) != CLASS_NAMES:
+        raise ModelError(f"the model's classes {list(classifier.info.class_names)} are not the "
+                         f"canonical FER2013 order {list(CLASS_NAMES)}")
+    probs = predict_dataset(classifier, data, batch_size, progress)
+    return compute_metrics(data.labels, probs.argmax(axis=1), CLASS_NAMES)

@@ -1,0 +1,129 @@
+"""The classifier interface every runtime implements, and the registry that picks one by key.
+
+A runtime takes a batch of (N, r, r) uint8 grayscale faces, already prepared by
+`edge_fer.preprocess`, and returns (N, K) probabilities in the order of `info.class_names`.
+Backends are imported only when chosen, so a device without TensorFlow never loads it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from edge_fer.card import ModelCard, card_path_for
+from edge_fer.errors import ModelError, UserInputError
+from edge_fer.preprocess import Preprocessing
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a runtime needs to know about a model file besides its weights."""
+
+    class_names: tuple[str, ...]
+    resolution: int  # the resolution it was trained (or exported) at; the default input size
+    preprocessing: Preprocessing
+    arch: str = "unknown"
+
+
+class Classifier(ABC):
+    """A loaded model that turns prepared face crops into class probabilities."""
+
+    key: str = ""
+
+    def __init__(self, info: ModelInfo) -> None:
+        self.info = info
+
+    @property
+    @abstractmethod
+    def resolution(self) -> int:
+        """The input side length the model takes now."""
+
+    @abstractmethod
+    def set_resolution(self, resolution: int) -> None:
+        """Reshape the model's input to (resolution, resolution); raises ModelError if it cannot."""
+
+    @abstractmethod
+    def _predict(self, faces: np.ndarray) -> np.ndarray:
+        """Backend inference on a validated (N, r, r) uint8 batch."""
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """(N, r, r) uint8 gray faces at `self.resolution` -> (N, K) float32 probabilities."""
+        if faces.ndim != 3 or faces.shape[1:] != (self.resolution, self.resolution):
+            raise ValueError(f"expected faces of shape (N, {self.resolution}, {self.resolution}), "
+                             f"got {faces.shape}")
+        if faces.dtype != np.uint8:
+            raise ValueError(f"expected uint8 faces, got {faces.dtype}")
+        if faces.shape[0] == 0:
+            return np.zeros((0, len(self.info.class_names)), np.float32)
+        return self._predict(faces)
+
+    def close(self) -> None:
+        """Release the model; safe to call twice."""
+
+    def __enter__(self) -> Classifier:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def check_output(self, n_outputs: int, origin: str) -> None:
+        if n_outputs != len(self.info.class_names):
+            raise ModelError(f"{origin}: the model has {n_outputs} outputs but its metadata names "
+                             f"{len(self.info.class_names)} classes")
+
+
+# key -> (module, class); the suffixes each key loads by default.
+RUNTIMES: dict[str, tuple[str, str]] = {
+    "keras": ("edge_fer.runtimes.keras_runtime", "KerasClassifier"),
+    "tflite": ("edge_fer.runtimes.tflite_runtime", "TFLiteClassifier"),
+    "openvino": ("edge_fer.runtimes.openvino_runtime", "OpenVINOClassifier"),
+}
+SUFFIXES: dict[str, str] = {".keras": "keras", ".h5": "keras", ".tflite": "tflite", ".xml": "openvino"}
+
+
+def runtime_for_path(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ModelError(f"{path}: unknown model format '{suffix}' "
+                         f"(expected one of {', '.join(sorted(SUFFIXES))})")
+    return SUFFIXES[suffix]
+
+
+def read_model_info(path: str | Path) -> ModelInfo:
+    """Metadata for a model file: its card (`x.card.json`) or an entry of `manifest.json` beside it."""
+    p = Path(path)
+    card_file = card_path_for(p)
+    if card_file.exists():
+        card = ModelCard.load(card_file)
+        return ModelInfo(card.class_names, card.resolution, card.preprocessing, card.arch)
+    manifest_file = p.parent / "manifest.json"
+    if manifest_file.exists():
+        # The converter issue owns the manifest; import lazily so the base never depends on it.
+        from edge_fer.manifest import info_from_manifest
+
+        return info_from_manifest(manifest_file, p)
+    raise ModelError(f"{p}: no metadata found (expected {card_file.name} or manifest.json beside it)")
+
+
+def load_classifier(path: str | Path, runtime: str | None = None, threads: int | None = None,
+                    resolution: int | None = None) -> Classifier:
+    """Open a model file with the runtime chosen by key (or by the file's suffix)."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{p}: no such model file")
+    key = runtime or runtime_for_path(p)
+    if key not in RUNTIMES:
+        raise UserInputError(f"unknown runtime '{key}' (choose from {', '.join(RUNTIMES)})")
+    module_name, class_name = RUNTIMES[key]
+    module = importlib.import_module(module_name)
+    cls = getattr(module, class_name)
+    classifier: Classifier = cls(p, read_model_info(p), threads=threads)
+    if resolution is not None and resolution != classifier.resolution:
+        classifier.set_resolution(resolution)
+    return classifier

@@ -1,0 +1,68 @@
+"""Keras runtime: runs a `.keras` model with TensorFlow (workstation side, and the reference)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge_fer.errors import MissingDependencyError, ModelError
+from edge_fer.preprocess import to_model_input
+from edge_fer.runtimes.base import Classifier, ModelInfo
+
+
+def import_tensorflow():  # noqa: ANN201 - the module itself
+    """Import TensorFlow quietly, or say which extra installs it."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise MissingDependencyError("tensorflow", "train", "Keras models") from None
+    return tf
+
+
+class KerasClassifier(Classifier):
+    key = "keras"
+
+    def __init__(self, path: Path, info: ModelInfo, threads: int | None = None,
+                 batch_size: int = 256) -> None:
+        super().__init__(info)
+        tf = import_tensorflow()
+        if threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+            except RuntimeError:
+                pass  # TensorFlow already initialised in this process: threads are fixed
+        try:
+            self._model = tf.keras.models.load_model(path, compile=False)
+        except Exception as e:  # Keras raises many types for a bad file
+            raise ModelError(f"{path}: cannot load Keras model ({type(e).__name__}: {e})".split("\n")[0]) from None
+        shape = self._model.output_shape
+        self.check_output(int(shape[-1]), str(path))
+        in_shape = self._model.input_shape
+        if len(in_shape) != 4 or in_shape[-1] != 3:
+            raise ModelError(f"{path}: expected an (r, r, 3) image input, got {in_shape}")
+        self._fixed = in_shape[1] if in_shape[1] is not None else None
+        self._resolution = int(self._fixed or info.resolution)
+        self._batch = batch_size
+        self._fn = tf.function(lambda x: self._model(x, training=False), reduce_retracing=True)
+
+    @property
+    def resolution(self) -> int:
+        return self._resolution
+
+    def set_resolution(self, resolution: int) -> None:
+        if self._fixed is not None and resolution != self._fixed:
+            raise ModelError(f"this Keras model has a fixed input of {self._fixed} px")
+        self._resolution = int(resolution)
+
+    def _predict(self, faces: np.ndarray) -> np.ndarray:
+        out = [np.asarray(self._fn(to_model_input(faces[i:i + self._batch])))
+               for i in range(0, len(faces), self._batch)]
+        return np.concatenate(out).astype(np.float32)
+
+    def close(self) -> None:
+        self._model = None

@@ -1,0 +1,263 @@
+"""`edge-fer train`: resumable EfficientNetV2 training on FER data, selected by validation macro-F1.
+
+Layout of the output directory:
+  model.keras, model.card.json   the best epoch so far (validation macro-F1) and its card
+  checkpoint/last.keras          the last finished epoch, optimizer state included (--resume)
+  checkpoint/state.json          epoch, best score, learning-rate state, history
+  history.csv                    one row per epoch
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import edge_fer
+from edge_fer.augment import PRESETS, augment_batch
+from edge_fer.card import ModelCard, card_path_for
+from edge_fer.classes import CLASS_NAMES
+from edge_fer.data import FaceDataset, class_weights, load_dataset, stratified_split
+from edge_fer.errors import UserInputError
+from edge_fer.hardware import machine_summary
+from edge_fer.metrics import Metrics, compute_metrics
+from edge_fer.preprocess import Preprocessing, prepare_batch, to_model_input
+
+log = logging.getLogger(__name__)
+
+CLASS_WEIGHT_MODES = ("inverse", "sqrt", "none")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str
+    out: str
+    arch: str = "efficientnetv2-b0"
+    resolution: int = 64
+    weights: str = "none"
+    epochs: int = 100
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"  # cosine (with warm-up) or plateau (reduce on plateau)
+    warmup_epochs: int = 2
+    min_lr: float = 1e-6
+    augment: str = "paper"
+    class_weights: str = "inverse"
+    label_smoothing: float = 0.1
+    dropout: float = 0.3
+    val_fraction: float = 0.1
+    patience: int = 20  # early stopping on validation macro-F1
+    seed: int = 0
+    limit: int | None = None
+    threads: int | None = None
+
+
+def learning_rate(cfg: TrainConfig, epoch: int, plateau_scale: float) -> float:
+    """Learning rate for a 0-based epoch: linear warm-up, then cosine or plateau-reduced."""
+    if epoch < cfg.warmup_epochs:
+        return cfg.learning_rate * (epoch + 1) / (cfg.warmup_epochs + 1)
+    if cfg.schedule == "plateau":
+        return max(cfg.learning_rate * plateau_scale, cfg.min_lr)
+    span = max(cfg.epochs - cfg.warmup_epochs, 1)
+    t = (epoch - cfg.warmup_epochs) / span
+    return cfg.min_lr + 0.5 * (cfg.learning_rate - cfg.min_lr) * (1 + math.cos(math.pi * t))
+
+
+def _validate(cfg: TrainConfig) -> None:
+    if cfg.augment not in PRESETS:
+        raise UserInputError(f"unknown augmentation '{cfg.augment}' (choose from {', '.join(PRESETS)})")
+    if cfg.class_weights not in CLASS_WEIGHT_MODES:
+        raise UserInputError(f"unknown class weighting '{cfg.class_weights}'")
+    if cfg.schedule not in ("cosine", "plateau"):
+        raise UserInputError(f"unknown schedule '{cfg.schedule}' (cosine or plateau)")
+    if cfg.resolution < 32:
+        raise UserInputError(f"resolution {cfg.resolution} is too small (EfficientNetV2 needs >= 32)")
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise UserInputError("epochs and batch size must be at least 1")
+
+
+def _sample_weights(labels: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "none":
+        return np.ones(len(CLASS_NAMES))
+    w = class_weights(labels)
+    return np.sqrt(w) if mode == "sqrt" else w
+
+
+def _train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.ndarray) -> Any:
+    aug = PRESETS[cfg.augment]
+    x = data.images[..., None]
+    y = data.labels
+    w = weights[y].astype(np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w))
+    ds = ds.shuffle(len(data), seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size, drop_remainder=False)
+    k = len(CLASS_NAMES)
+    smoothing = cfg.label_smoothing
+    r = cfg.resolution
+
+    def prepare(images: Any, labels: Any, sw: Any) -> Any:
+        images = tf.cast(images, tf.float32)
+        if aug is not None:
+            images = augment_batch(images, aug)
+        images = tf.image.resize(images, (r, r), method="bilinear")
+        images = tf.clip_by_value(images, 0.0, 255.0)
+        images = tf.repeat(images, 3, axis=-1)
+        onehot = tf.one_hot(labels, k) * (1.0 - smoothing) + smoothing / k
+        return images, onehot, sw
+
+    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _predict(model: Any, faces: np.ndarray, resolution: int, batch: int = 256) -> np.ndarray:
+    prepared = prepare_batch(faces, resolution)
+    out = [model.predict_on_batch(to_model_input(prepared[i:i + batch]))
+           for i in range(0, len(prepared), batch)]
+    return np.concatenate(out)
+
+
+def _fmt_eta(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def train(cfg: TrainConfig, resume: bool = False,
+          echo: Callable[[str], None] = print) -> Path:
+    """Train (or resume) and return the path of the best model."""
+    _validate(cfg)
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoint"
+    state_file = ckpt_dir / "state.json"
+    if resume and not state_file.exists():
+        raise UserInputError(f"{out}: nothing to resume (no checkpoint/state.json)")
+    if not resume and (out / "model.keras").exists():
+        raise UserInputError(f"{out}: already holds a model; use --resume or another --out")
+
+    from edge_fer.model import build_model
+    from edge_fer.runtimes.keras_runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    if cfg.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+    tf.keras.utils.set_random_seed(cfg.seed)
+
+    t_load = time.perf_counter()
+    full = load_dataset(cfg.data, limit=cfg.limit, seed=cfg.seed)
+    train_idx, val_idx = stratified_split(full.labels, cfg.val_fraction, cfg.seed)
+    train_set, val_set = full.subset(train_idx), full.subset(val_idx)
+    echo(f"data: {len(train_set)} train, {len(val_set)} validation faces from {full.source} "
+         f"({time.perf_counter() - t_load:.1f}s)")
+    sw = _sample_weights(train_set.labels, cfg.class_weights)
+    dataset = _train_dataset(tf, train_set, cfg, sw)
+
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if resume:
+        state = json.loads(state_file.read_text())
+        saved_cfg = state["config"]
+        if saved_cfg.get("resolution") != cfg.resolution or saved_cfg.get("arch") != cfg.arch:
+            raise UserInputError(f"{out}: checkpoint is {saved_cfg.get('arch')} at "
+                                 f"{saved_cfg.get('resolution')} px; resume with the same settings")
+        model = tf.keras.models.load_model(ckpt_dir / "last.keras")
+        echo(f"resuming after epoch {state['epoch']} (best val macro-F1 {state['best_f1']:.4f})")
+    else:
+        model = build_model(cfg.arch, len(CLASS_NAMES), cfg.weights, cfg.dropout, cfg.resolution)
+        model.compile(optimizer=tf.keras.optimizers.Adam(cfg.learning_rate),
+                      loss=tf.keras.losses.CategoricalCrossentropy(),
+                      weighted_metrics=["accuracy"])
+        state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "plateau_scale": 1.0,
+                 "since_best": 0, "history": [], "wall_s": 0.0}
+    state["config"] = asdict(cfg)
+
+    interactive = sys.stdout.isatty()
+    best_metrics: Metrics | None = None
+    for epoch in range(int(state["epoch"]), cfg.epochs):
+        t0 = time.perf_counter()
+        lr = learning_rate(cfg, epoch, state["plateau_scale"])
+        model.optimizer.learning_rate.assign(lr)
+        hist = model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
+                         verbose=1 if interactive else 0)
+        probs = _predict(model, val_set.images, cfg.resolution)
+        metrics = compute_metrics(val_set.labels, probs.argmax(1), CLASS_NAMES)
+        f1 = metrics.averages()["macro"]["f1"]
+        elapsed = time.perf_counter() - t0
+        state["wall_s"] += elapsed
+        row = {"epoch": epoch + 1, "lr": lr, "loss": float(hist.history["loss"][-1]),
+               "train_acc": float(hist.history["accuracy"][-1]),
+               "val_acc": metrics.accuracy, "val_macro_f1": f1, "seconds": round(elapsed, 1)}
+        state["history"].append(row)
+        improved = f1 > state["best_f1"]
+        if improved:
+            state.update(best_f1=f1, best_epoch=epoch + 1, since_best=0)
+            best_metrics = metrics
+            model.save(out / "model.keras")
+            _card(cfg, full, train_set, val_set, metrics, state).save(card_path_for(out / "model.keras"))
+        else:
+            state["since_best"] += 1
+            if cfg.schedule == "plateau" and state["since_best"] % 5 == 0:
+                state["plateau_scale"] *= 0.5
+        state["epoch"] = epoch + 1
+        model.save(ckpt_dir / "last.keras")
+        tmp = state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(state_file)
+        _append_history(out / "history.csv", row)
+        eta = (cfg.epochs - epoch - 1) * elapsed
+        echo(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['loss']:.4f}  acc {row['train_acc']:.4f}  "
+             f"val_acc {metrics.accuracy:.4f}  val_f1 {f1:.4f}{' *' if improved else '  '}  "
+             f"lr {lr:.2e}  {elapsed:.0f}s  ETA {_fmt_eta(eta)}")
+        if state["since_best"] >= cfg.patience:
+            echo(f"early stop: no better validation macro-F1 for {cfg.patience} epochs")
+            break
+    if best_metrics is not None:
+        echo(f"best epoch {state['best_epoch']}: val macro-F1 {state['best_f1']:.4f}, "
+             f"accuracy {best_metrics.accuracy:.4f}")
+    # Refresh the card's final record (wall time, epochs run) without touching the best weights.
+    card_file = card_path_for(out / "model.keras")
+    if card_file.exists():
+        card = ModelCard.load(card_file)
+        details = dict(card.details)
+        details["training"] = dict(details.get("training", {}),
+                                   epochs_run=state["epoch"], wall_time_s=round(state["wall_s"], 1))
+        ModelCard(card.arch, card.resolution, card.class_names, card.preprocessing, details).save(card_file)
+    return out / "model.keras"
+
+
+def _append_history(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a") as f:
+        if new:
+            f.write(",".join(row) + "\n")
+        f.write(",".join(str(v) for v in row.values()) + "\n")
+
+
+def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: FaceDataset,
+          metrics: Metrics, state: dict[str, Any]) -> ModelCard:
+    import tensorflow as tf
+
+    aug = PRESETS[cfg.augment]
+    details = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "edge_fer_version": edge_fer.__version__,
+        "tensorflow_version": tf.__version__,
+        "weights_init": cfg.weights,
+        "data": {"source": full.source, "sha256": full.fingerprint(),
+                 "train_counts": train_set.counts(), "val_counts": val_set.counts(),
+                 "val_fraction": cfg.val_fraction, "limit": cfg.limit},
+        "seed": cfg.seed,
+        "hyperparameters": {k: v for k, v in asdict(cfg).items() if k not in ("data", "out")},
+        "augmentation": aug.to_dict() if aug else None,
+        "training": {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1,
+                     "epochs_planned": cfg.epochs, "wall_time_s": round(state["wall_s"], 1)},
+        "validation": metrics.to_dict(),
+        "hardware": machine_summary(),
+    }
+    return ModelCard(cfg.arch, cfg.resolution, CLASS_NAMES, Preprocessing(), details)
