@@ -134,16 +134,18 @@ def _load_csv(path: Path, usage: str | None) -> FaceDataset:
 
 
 def stratified_sample(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Indices of a seeded sample of about n items that keeps each class's share."""
+    """Indices of a seeded sample of exactly n items that keeps each class's share.
+
+    Shares are allotted by largest remainder, so rounding never makes the sample short.
+    """
     rng = np.random.default_rng(seed)
-    picked: list[np.ndarray] = []
-    frac = n / len(labels)
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        take = max(1, int(round(frac * idx.size)))
-        picked.append(rng.permutation(idx)[:take])
-    out = np.concatenate(picked)
-    return np.sort(rng.permutation(out)[:n])
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * (n / len(labels))
+    take = np.floor(quota).astype(int)
+    for i in np.argsort(-(quota - take))[: n - int(take.sum())]:
+        take[i] += 1
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(picked))
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

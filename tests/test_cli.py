@@ -1,0 +1,89 @@
+"""The CLI through click's CliRunner: help, errors as one line with exit 2, train and evaluate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from edge_fer.cli import cli
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args))
+    print(result.output)  # shown by pytest when an assertion fails
+    return result
+
+
+def test_help_lists_every_command() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    for name in ("train", "evaluate", "convert", "profile", "run"):
+        assert name in result.output
+
+
+def test_help_does_not_import_tensorflow() -> None:
+    code = ("import sys; from edge_fer.cli import cli\n"
+            "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
+            "assert 'keras' not in sys.modules, 'keras imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_missing_data_is_exit_2_without_traceback(tmp_path: Path) -> None:
+    result = run("train", "--data", str(tmp_path / "missing"))
+    assert result.exit_code == 2
+    assert "does not exist" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_class_folder_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "bored").mkdir()
+    result = run("evaluate", "--model", str(tmp_path / "bored"), "--data", str(tmp_path))
+    assert result.exit_code == 2
+
+
+def test_foreign_model_file_is_one_line_error(tmp_path: Path, fer_root: Path) -> None:
+    bogus = tmp_path / "model.onnx"
+    bogus.write_bytes(b"\x00" * 10)
+    result = run("evaluate", "--model", str(bogus), "--data", str(fer_root / "test"),
+                 "--limit", "20")
+    assert result.exit_code == 2
+    assert "edge-fer: error:" in result.output and "model.onnx" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_evaluate_prints_table_and_writes_json_and_png(tiny_model: Path, fer_root: Path,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    result = run("evaluate", "--model", str(tiny_model), "--data", str(fer_root / "test"),
+                 "--limit", "140", "--json", str(out))
+    assert result.exit_code == 0
+    assert "macro avg" in result.output and "confusion matrix" in result.output
+    metrics = json.loads(out.read_text())
+    for key in ("n", "accuracy", "macro_f1", "micro_f1", "weighted_f1", "per_class",
+                "confusion_matrix"):
+        assert key in metrics
+    assert metrics["n"] == 140
+    cm = metrics["confusion_matrix"]
+    assert len(cm) == 7 and sum(map(sum, cm)) == 140
+    assert out.with_suffix(".png").exists()
+
+
+@pytest.mark.slow
+def test_train_command_end_to_end(fer_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = run("train", "--data", str(fer_root / "train"), "--out", str(out), "--epochs", "1",
+                 "--limit", "120", "--resolution", "32", "--batch-size", "32",
+                 "--warmup-epochs", "0")
+    assert result.exit_code == 0
+    assert "epoch 1/1" in result.output and "val_f1" in result.output
+    assert (out / "model.keras").exists() and (out / "model.card.json").exists()
+    again = run("train", "--data", str(fer_root / "train"), "--out", str(out), "--epochs", "1",
+                "--limit", "120", "--resolution", "32")
+    assert again.exit_code == 2 and "--resume" in again.output

@@ -1,0 +1,103 @@
+"""Model building, augmentation, the learning-rate schedule, and a real tiny training run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_fer.card import ModelCard, card_path_for
+from edge_fer.classes import CLASS_NAMES
+from edge_fer.errors import UserInputError
+from edge_fer.training import TrainConfig, learning_rate, train
+
+
+def test_cosine_schedule_warms_up_then_decays() -> None:
+    cfg = TrainConfig(data="x", out="y", epochs=12, warmup_epochs=2, learning_rate=1e-3,
+                      min_lr=1e-6)
+    lrs = [learning_rate(cfg, e, 1.0) for e in range(12)]
+    assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[2:], lrs[3:]))
+    assert lrs[-1] < 1e-4
+
+
+def test_plateau_schedule_follows_its_scale() -> None:
+    cfg = TrainConfig(data="x", out="y", schedule="plateau", warmup_epochs=0, learning_rate=1e-3)
+    assert learning_rate(cfg, 5, 0.25) == pytest.approx(2.5e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("resolution", [32, 48, 96])
+def test_model_is_fully_convolutional(resolution: int) -> None:
+    from edge_fer.model import build_model
+
+    model = build_model("efficientnetv2-b0")
+    x = np.random.default_rng(0).uniform(0, 255, (2, resolution, resolution, 3)).astype("float32")
+    probs = np.asarray(model(x, training=False))
+    assert probs.shape == (2, 7)
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_unknown_arch_and_missing_weights_file() -> None:
+    from edge_fer.model import build_model
+
+    with pytest.raises(UserInputError, match="unknown architecture"):
+        build_model("resnet50")
+    with pytest.raises(UserInputError, match="weights"):
+        build_model("efficientnetv2-b0", weights="/nonexistent/w.h5")
+
+
+def test_augmentation_changes_each_image_differently() -> None:
+    import tensorflow as tf
+
+    from edge_fer.augment import PRESETS, augment_batch
+
+    tf.random.set_seed(0)
+    face = np.tile(np.linspace(0, 255, 48, dtype=np.float32), (48, 1))[None, ..., None]
+    batch = tf.constant(np.repeat(face, 4, axis=0))
+    out = augment_batch(batch, PRESETS["paper"]).numpy()
+    assert out.shape == (4, 48, 48, 1)
+    assert not np.allclose(out[0], face[0])
+    assert not np.allclose(out[0], out[1])
+    assert out.min() >= 0 and out.max() <= 255
+
+
+@pytest.mark.slow
+def test_tiny_training_run_writes_loadable_model_and_card(tiny_model: Path) -> None:
+    from edge_fer.runtimes import load_classifier
+
+    card = ModelCard.load(card_path_for(tiny_model))
+    assert card.arch == "efficientnetv2-b0" and card.resolution == 32
+    assert card.class_names == CLASS_NAMES
+    assert card.details["data"]["sha256"] and card.details["seed"] == 1
+    assert set(card.details["validation"]) >= {"accuracy", "macro_f1", "confusion_matrix"}
+    assert card.details["hardware"]["cores"] >= 1
+    assert (tiny_model.parent / "checkpoint" / "last.keras").exists()
+    with load_classifier(tiny_model) as clf:
+        for r in (32, 64):
+            clf.set_resolution(r)
+            faces = np.random.default_rng(r).integers(0, 255, (3, r, r), dtype=np.uint8)
+            probs = clf.predict(faces)
+            assert probs.shape == (3, 7)
+            assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_resume_continues_from_the_checkpoint(tmp_path: Path, fer_root: Path) -> None:
+    cfg = TrainConfig(data=str(fer_root / "train"), out=str(tmp_path), resolution=32, epochs=1,
+                      batch_size=32, limit=150, warmup_epochs=0, augment="none", seed=2)
+    train(cfg, echo=lambda s: None)
+    with pytest.raises(UserInputError, match="--resume"):
+        train(cfg, echo=lambda s: None)
+    lines: list[str] = []
+    longer = TrainConfig(**{**cfg.__dict__, "epochs": 2})
+    train(longer, resume=True, echo=lines.append)
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert any("resuming after epoch 1" in s for s in lines)
+    assert (tmp_path / "history.csv").read_text().count("\n") == 3
+    other_res = TrainConfig(**{**cfg.__dict__, "epochs": 3, "resolution": 48})
+    with pytest.raises(UserInputError, match="same settings"):
+        train(other_res, resume=True, echo=lambda s: None)
