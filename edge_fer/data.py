@@ -123,7 +123,7 @@ def _load_csv(path: Path, usage: str | None) -> FaceDataset:
             side = int(round(pixels.size ** 0.5))
             if side * side != pixels.size:
                 raise DataError(f"{path}:{line}: {pixels.size} pixels is not a square image")
-            image = pixels.reshape(side, side)
+            image: np.ndarray = pixels.reshape(side, side)
             if side != NATIVE_SIZE:
                 image = cv2.resize(image, (NATIVE_SIZE, NATIVE_SIZE), interpolation=cv2.INTER_AREA)
             images.append(image)

@@ -227,7 +227,8 @@ def train(cfg: TrainConfig, resume: bool = False,
         details = dict(card.details)
         details["training"] = dict(details.get("training", {}),
                                    epochs_run=state["epoch"], wall_time_s=round(state["wall_s"], 1))
-        ModelCard(card.arch, card.resolution, card.class_names, card.preprocessing, details).save(card_file)
+        updated = ModelCard(card.arch, card.resolution, card.class_names, card.preprocessing, details)
+        updated.save(card_file)
     return out / "model.keras"
 
 

@@ -62,7 +62,7 @@ class Classifier(ABC):
             return np.zeros((0, len(self.info.class_names)), np.float32)
         return self._predict(faces)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most runtimes need nothing
         """Release the model; safe to call twice."""
 
     def __enter__(self) -> Classifier:

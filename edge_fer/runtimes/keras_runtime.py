@@ -39,7 +39,8 @@ class KerasClassifier(Classifier):
         try:
             self._model = tf.keras.models.load_model(path, compile=False)
         except Exception as e:  # Keras raises many types for a bad file
-            raise ModelError(f"{path}: cannot load Keras model ({type(e).__name__}: {e})".split("\n")[0]) from None
+            first_line = str(e).split("\n")[0]
+            raise ModelError(f"{path}: cannot load Keras model ({type(e).__name__}: {first_line})") from None
         shape = self._model.output_shape
         self.check_output(int(shape[-1]), str(path))
         in_shape = self._model.input_shape
