@@ -1,0 +1,480 @@
+"""The hardware-profile file: schema, typed records, save/load, and fingerprint comparison.
+
+A profile is what `edge-fer profile` measured on one device: the machine fingerprint, the
+model it timed, every measurement, the fits, and the resolution it chose under a latency
+budget. Users copy it between machines (device -> workstation for training, back for
+`edge-fer run`), so it is validated once, here, and everything downstream gets typed objects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_fer.errors import UserInputError
+from edge_fer.fits import FIT_KINDS, Fit
+from edge_fer.hardware import ThermalReading, fingerprint
+
+PROFILE_KIND = "edge-fer-hardware-profile"
+PROFILE_SCHEMA = 1
+STATISTICS = ("median", "p90", "p99")
+# Memory totals move a little between boots and kernels; only a real difference is reported.
+MEMORY_TOLERANCE = 0.10
+
+
+class _Fields:
+    """Typed reads from one JSON object; every problem names the file and the field path."""
+
+    def __init__(self, data: Any, where: str, origin: str) -> None:
+        if not isinstance(data, dict):
+            raise UserInputError(f"{origin}: {where}: expected an object, got {_kind(data)}")
+        self.data, self.where, self.origin = data, where, origin
+        self.used: set[str] = set()
+
+    def error(self, key: str, problem: str) -> UserInputError:
+        return UserInputError(f"{self.origin}: {self.where}.{key}: {problem}")
+
+    def _get(self, key: str, optional: bool) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if optional:
+                return None
+            raise self.error(key, "missing")
+        return self.data[key]
+
+    def text(self, key: str, optional: bool = False) -> Any:
+        v = self._get(key, optional)
+        if v is None and optional:
+            return None
+        if not isinstance(v, str):
+            raise self.error(key, f"expected text, got {_kind(v)}")
+        return v
+
+    def whole(self, key: str, optional: bool = False, minimum: int | None = None) -> Any:
+        v = self._get(key, optional)
+        if v is None and optional:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.error(key, f"expected a whole number, got {_kind(v)}")
+        if minimum is not None and v < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {v}")
+        return v
+
+    def number(self, key: str, optional: bool = False, positive: bool = False) -> Any:
+        v = self._get(key, optional)
+        if v is None and optional:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise self.error(key, f"expected a number, got {_kind(v)}")
+        if positive and v <= 0:
+            raise self.error(key, f"must be positive, got {v}")
+        return float(v)
+
+    def obj(self, key: str) -> _Fields:
+        return _Fields(self._get(key, False), f"{self.where}.{key}", self.origin)
+
+    def optional_obj(self, key: str) -> _Fields | None:
+        v = self._get(key, True)
+        return None if v is None else _Fields(v, f"{self.where}.{key}", self.origin)
+
+    def array(self, key: str) -> list[Any]:
+        v = self._get(key, False)
+        if not isinstance(v, list):
+            raise self.error(key, f"expected a list, got {_kind(v)}")
+        return v
+
+    def objects(self, key: str) -> list[_Fields]:
+        return [_Fields(v, f"{self.where}.{key}[{i}]", self.origin)
+                for i, v in enumerate(self.array(key))]
+
+    def numbers(self, key: str) -> list[float]:
+        values = self.array(key)
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise self.error(key, f"expected a list of numbers, found {_kind(v)}")
+        return [float(v) for v in values]
+
+    def texts(self, key: str, optional: bool = False) -> list[str] | None:
+        if optional and self._get(key, True) is None:
+            return None
+        values = self.array(key)
+        if not all(isinstance(v, str) for v in values):
+            raise self.error(key, "expected a list of text")
+        return list(values)
+
+    def done(self) -> None:
+        """Unknown keys are refused: a typo in a hand-edited profile must not pass silently."""
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.error(unknown[0], "unknown field")
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    text = json.dumps(v) if isinstance(v, (str, int, float, bool)) else type(v).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What moves latency besides the model: the machine and the software that ran it."""
+
+    cpu: str
+    cores: int
+    arch: str
+    memory_bytes: int | None
+    os: str
+    python: str
+    runtime: str
+    runtime_version: str
+    opencv: str
+    threads: int
+
+    @classmethod
+    def of_this_machine(cls, runtime: str, threads: int) -> Fingerprint:
+        f = fingerprint(runtime, threads)
+        cores, memory = f["cores"], f["memory_bytes"]
+        return cls(cpu=str(f["cpu"]), cores=cores if isinstance(cores, int) else 0,
+                   arch=str(f["arch"]), memory_bytes=memory if isinstance(memory, int) else None,
+                   os=str(f["os"]), python=str(f["python"]), runtime=runtime,
+                   runtime_version=str(f["runtime_version"]), opencv=str(f["opencv"]),
+                   threads=threads)
+
+    def differences(self, here: Fingerprint) -> list[str]:
+        """'cpu: X in the profile, Y here' for each field that differs; empty when they match."""
+        out = []
+        for name in ("cpu", "cores", "arch", "os", "python", "runtime", "runtime_version",
+                     "opencv", "threads"):
+            mine, theirs = getattr(self, name), getattr(here, name)
+            if mine != theirs:
+                out.append(f"{name}: {mine} in the profile, {theirs} here")
+        a, b = self.memory_bytes, here.memory_bytes
+        if a and b and abs(a - b) > MEMORY_TOLERANCE * max(a, b):
+            out.append(f"memory: {a / 2**30:.1f} GiB in the profile, {b / 2**30:.1f} GiB here")
+        return out
+
+    @classmethod
+    def read(cls, f: _Fields) -> Fingerprint:
+        return cls(cpu=f.text("cpu"), cores=f.whole("cores", minimum=1), arch=f.text("arch"),
+                   memory_bytes=f.whole("memory_bytes", optional=True), os=f.text("os"),
+                   python=f.text("python"), runtime=f.text("runtime"),
+                   runtime_version=f.text("runtime_version"), opencv=f.text("opencv"),
+                   threads=f.whole("threads", minimum=1))
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which network was timed: an untrained architecture, or a model file by its hash."""
+
+    arch: str
+    sha256: str  # "untrained" when profiled from --arch: latency does not depend on weights
+    file: str | None = None  # the file's name when it was a model file (for people, not lookup)
+
+    @property
+    def untrained(self) -> bool:
+        return self.sha256 == "untrained"
+
+    @classmethod
+    def read(cls, f: _Fields) -> ModelIdentity:
+        return cls(arch=f.text("arch"), sha256=f.text("sha256"), file=f.text("file", optional=True))
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Whole-pipeline timing: detect faces in a frame of this size, then classify `faces`."""
+
+    detector: str
+    frame_width: int
+    frame_height: int
+    faces: int = 1
+
+    @classmethod
+    def read(cls, f: _Fields) -> Pipeline:
+        return cls(detector=f.text("detector"), frame_width=f.whole("frame_width", minimum=16),
+                   frame_height=f.whole("frame_height", minimum=16),
+                   faces=f.whole("faces", minimum=1))
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How the sweep was run; `edge-fer profile check` repeats the timing with the same ones."""
+
+    runtime: str
+    threads: int
+    budget_ms: float
+    statistic: str = "p90"  # what the fits and the budget are on
+    faces: int = 1  # faces per classifier call (the batch)
+    multiple_of: int = 8  # the pick is snapped down to a multiple of this
+    # The pick must measure this fraction under the budget, so that re-measuring it (`check`,
+    # or months of `run`) does not cross the budget on run-to-run noise alone.
+    headroom: float = 0.05
+    warmup: int = 5
+    min_repeats: int = 50
+    min_seconds: float = 1.0
+    seed: int = 0  # visiting order and input pixels
+    pipeline: Pipeline | None = None
+
+    @property
+    def target_ms(self) -> float:
+        """What the pick must measure: the budget less the headroom."""
+        return self.budget_ms * (1.0 - self.headroom)
+
+    @classmethod
+    def read(cls, f: _Fields) -> SweepSettings:
+        statistic = f.text("statistic")
+        if statistic not in STATISTICS:
+            raise f.error("statistic",
+                          f"expected one of {', '.join(STATISTICS)}, got {statistic!r}")
+        pipe = f.optional_obj("pipeline")
+        return cls(runtime=f.text("runtime"), threads=f.whole("threads", minimum=1),
+                   budget_ms=f.number("budget_ms", positive=True), statistic=statistic,
+                   faces=f.whole("faces", minimum=1),
+                   multiple_of=f.whole("multiple_of", minimum=1),
+                   headroom=_fraction(f, "headroom"),
+                   warmup=f.whole("warmup", minimum=0),
+                   min_repeats=f.whole("min_repeats", minimum=1),
+                   min_seconds=f.number("min_seconds"), seed=f.whole("seed"),
+                   pipeline=_read_done(Pipeline.read, pipe) if pipe else None)
+
+
+def _fraction(f: _Fields, key: str) -> float:
+    value = f.number(key)
+    if not 0.0 <= value < 1.0:
+        raise f.error(key, f"must be a fraction from 0 to below 1, got {value}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Latency at one resolution, in milliseconds per call (one call = one batch or one frame)."""
+
+    resolution: int
+    n: int
+    seconds: float
+    min_ms: float
+    median_ms: float
+    p90_ms: float
+    p99_ms: float
+    mad_ms: float  # median absolute deviation: the spread, robust to a few stalls
+    thermal: ThermalReading | None = None
+
+    def stat(self, name: str) -> float:
+        return float(getattr(self, f"{name}_ms"))
+
+    @classmethod
+    def read(cls, f: _Fields) -> Measurement:
+        t = f.optional_obj("thermal")
+        return cls(resolution=f.whole("resolution", minimum=1), n=f.whole("n", minimum=1),
+                   seconds=f.number("seconds"), min_ms=f.number("min_ms"),
+                   median_ms=f.number("median_ms"), p90_ms=f.number("p90_ms"),
+                   p99_ms=f.number("p99_ms"), mad_ms=f.number("mad_ms"),
+                   thermal=_read_done(_read_thermal, t) if t else None)
+
+
+def _read_thermal(f: _Fields) -> ThermalReading:
+    return ThermalReading(temperature_c=f.number("temperature_c", optional=True),
+                          frequency_mhz=f.number("frequency_mhz", optional=True),
+                          throttled=f.whole("throttled", optional=True))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A resolution the model could not run at (too small for its strides, say), and why."""
+
+    resolution: int
+    reason: str
+
+    @classmethod
+    def read(cls, f: _Fields) -> Skipped:
+        return cls(resolution=f.whole("resolution"), reason=f.text("reason"))
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """A fit as stored: enough to evaluate it again, and how well it predicted left-out points."""
+
+    name: str
+    params: dict[str, list[float]]
+    loo_rms_ms: float | None
+    loo_max_ms: float | None
+    loo_rms_rel: float | None
+
+    @property
+    def fit(self) -> Fit:
+        return Fit(self.name, self.params)
+
+    @classmethod
+    def read(cls, f: _Fields) -> FitRecord:
+        name = f.text("name")
+        if name not in FIT_KINDS:
+            raise f.error("name", f"unknown fit {name!r} (known: {', '.join(FIT_KINDS)})")
+        p = f.obj("params")
+        params = {key: p.numbers(key) for key in list(p.data)}
+        for key in FIT_KINDS[name].params:
+            if key not in params:
+                raise p.error(key, f"missing (the {name} fit needs it)")
+        if "x" in params and len(params["x"]) != len(params.get("y", ())):
+            raise p.error("y", "must have as many values as x")
+        return cls(name=name, params=params, loo_rms_ms=f.number("loo_rms_ms", optional=True),
+                   loo_max_ms=f.number("loo_max_ms", optional=True),
+                   loo_rms_rel=f.number("loo_rms_rel", optional=True))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One closed-loop step: the resolution tried, what the fit predicted, what was measured."""
+
+    resolution: int
+    predicted_ms: float
+    measured: Measurement
+
+    @classmethod
+    def read(cls, f: _Fields) -> Attempt:
+        return cls(resolution=f.whole("resolution"), predicted_ms=f.number("predicted_ms"),
+                   measured=_read_done(Measurement.read, f.obj("measured")))
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The chosen resolution: the last attempt, the first one measured within budget."""
+
+    resolution: int
+    predicted_ms: float
+    measured_ms: float  # the budget statistic (p90 by default) measured at `resolution`
+    attempts: tuple[Attempt, ...]
+
+    @classmethod
+    def read(cls, f: _Fields) -> Pick:
+        return cls(resolution=f.whole("resolution", minimum=1),
+                   predicted_ms=f.number("predicted_ms"), measured_ms=f.number("measured_ms"),
+                   attempts=tuple(_read_done(Attempt.read, a) for a in f.objects("attempts")))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One device's latency profile for one model and runtime."""
+
+    created: str  # ISO 8601, UTC
+    edge_fer_version: str
+    machine: Fingerprint
+    model: ModelIdentity
+    settings: SweepSettings
+    measurements: tuple[Measurement, ...]
+    fits: tuple[FitRecord, ...]
+    fit_used: str
+    pick: Pick
+    skipped: tuple[Skipped, ...] = ()
+    throttled: tuple[str, ...] | None = None  # conditions seen during the sweep; None = unreadable
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def chosen_resolution(self) -> int:
+        return self.pick.resolution
+
+    @property
+    def budget_ms(self) -> float:
+        return self.settings.budget_ms
+
+    def fit(self, name: str | None = None) -> Fit:
+        """The fit used for the pick, or the one named."""
+        name = name or self.fit_used
+        for rec in self.fits:
+            if rec.name == name:
+                return rec.fit
+        raise KeyError(name)
+
+    def fingerprint_differences(self, threads: int | None = None) -> list[str]:
+        """How this machine differs from the profiled one (empty when it matches).
+
+        `threads` is what the caller will run with; by default the profile's own count.
+        """
+        here = Fingerprint.of_this_machine(self.settings.runtime, threads or self.settings.threads)
+        return self.machine.differences(here)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": PROFILE_KIND, "schema": PROFILE_SCHEMA, **_plain(self)}
+
+    def save(self, path: str | Path) -> None:
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(p)  # atomic: a crash never leaves a half-written profile
+
+    @classmethod
+    def from_dict(cls, data: Any, origin: str = "profile") -> Profile:
+        if not isinstance(data, dict) or data.get("kind") != PROFILE_KIND:
+            raise UserInputError(f"{origin}: not an edge-fer hardware profile "
+                                 f"(no \"kind\": \"{PROFILE_KIND}\")")
+        schema = data.get("schema")
+        if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
+            raise UserInputError(f"{origin}: bad profile schema {schema!r}")
+        if schema > PROFILE_SCHEMA:
+            raise UserInputError(f"{origin}: profile schema {schema} is newer than this edge-fer "
+                                 f"reads ({PROFILE_SCHEMA}); upgrade edge-fer")
+        f = _Fields(data, "profile", origin)
+        f.used.update({"kind", "schema"})
+        fits = tuple(_read_done(FitRecord.read, x) for x in f.objects("fits"))
+        fit_used = f.text("fit_used")
+        if fit_used not in {r.name for r in fits}:
+            raise f.error("fit_used", f"names no fit in the file ({fit_used!r})")
+        throttled = f.texts("throttled", optional=True)
+        profile = cls(
+            created=f.text("created"), edge_fer_version=f.text("edge_fer_version"),
+            machine=_read_done(Fingerprint.read, f.obj("machine")),
+            model=_read_done(ModelIdentity.read, f.obj("model")),
+            settings=_read_done(SweepSettings.read, f.obj("settings")),
+            measurements=tuple(_read_done(Measurement.read, m) for m in f.objects("measurements")),
+            fits=fits, fit_used=fit_used, pick=_read_done(Pick.read, f.obj("pick")),
+            skipped=tuple(_read_done(Skipped.read, s) for s in f.objects("skipped")),
+            throttled=None if throttled is None else tuple(throttled),
+            notes=tuple(f.texts("notes") or ()))
+        f.done()
+        if not profile.pick.attempts:
+            raise UserInputError(f"{origin}: profile.pick.attempts: empty "
+                                 "(the pick was never measured)")
+        return profile
+
+
+def _read_done(reader: Any, f: _Fields) -> Any:
+    """Read one nested object and refuse its unknown keys."""
+    value = reader(f)
+    f.done()
+    return value
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses -> JSON-ready dicts and lists (None values kept: absent != unknown)."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: _plain(getattr(obj, k)) for k in obj.__dataclass_fields__}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate a profile file; any problem is one UserInputError naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserInputError(f"{p}: no such profile file") from None
+    except IsADirectoryError:
+        raise UserInputError(f"{p}: is a directory, not a profile file") from None
+    except UnicodeDecodeError:
+        raise UserInputError(f"{p}: not a profile (binary, not UTF-8 JSON)") from None
+    except OSError as e:
+        raise UserInputError(f"{p}: cannot read profile ({e.strerror or e})") from None
+    if not text.strip():
+        raise UserInputError(f"{p}: empty file, not a profile")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserInputError(f"{p}: corrupt or truncated profile (invalid JSON at line {e.lineno}, "
+                             f"column {e.colno}: {e.msg})") from None
+    return Profile.from_dict(data, str(p))

@@ -1,0 +1,137 @@
+"""Real sweeps: the tiny trained model exported to TFLite and OpenVINO, timed by the real runtimes.
+
+Nothing here asserts a speed: the timings are real but only their consistency is checked
+(ordered statistics, a measured pick within the budget it was chosen for).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+from click.testing import CliRunner, Result
+
+from edge_fer.cli import cli
+from edge_fer.manifest import sha256_file
+from edge_fer.profile import ModelIdentity, SweepSettings, load_profile
+from edge_fer.profiler import make_workload, profile_workload
+from edge_fer.runtimes import load_classifier
+
+pytestmark = pytest.mark.slow
+
+QUICK = ("--min-repeats", "3", "--min-seconds", "0", "--warmup", "1", "--threads", "1")
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args))
+    print(result.output, result.stderr)
+    return result
+
+
+def test_real_sweep_through_the_tflite_runtime(converted: Path) -> None:
+    from contextlib import ExitStack
+
+    model = converted / "model_fp32.tflite"
+    settings = SweepSettings(runtime="tflite", threads=1, budget_ms=1000.0, warmup=1,
+                             min_repeats=5, min_seconds=0.02)
+    with ExitStack() as resources:
+        classifier = resources.enter_context(load_classifier(model, "tflite", threads=1))
+        profile = profile_workload(make_workload(classifier, settings, resources), settings,
+                                   ModelIdentity("efficientnetv2-b0", sha256_file(model)),
+                                   resolutions=(12, 32, 48, 96), max_resolution=128)
+    ran = {m.resolution for m in profile.measurements}
+    skipped = {s.resolution for s in profile.skipped}
+    assert ran | skipped >= {12, 32, 48, 96} and not ran & skipped
+    assert {32, 48, 96, 128} <= ran  # extended to the cap: 1 s is far more than any needs
+    for m in profile.measurements:
+        assert 0 < m.min_ms <= m.median_ms <= m.p90_ms <= m.p99_ms
+        assert m.n >= 5
+    assert profile.chosen_resolution == 128
+    assert profile.pick.measured_ms <= 1000.0
+    assert {f.name for f in profile.fits} == {"lagrange", "poly2", "pchip"}
+    assert profile.machine.runtime_version.startswith(("ai-edge-litert", "tflite-runtime",
+                                                        "tensorflow"))
+
+
+def test_profile_then_check_through_the_cli(converted: Path, tmp_path: Path) -> None:
+    model = converted / "model_fp32.tflite"
+    out, png = tmp_path / "p.json", tmp_path / "p.png"
+    result = run("profile", "--model", str(model), "--resolutions", "32,48,64",
+                 "--max-resolution", "80", "--budget-ms", "1000", *QUICK, "--out", str(out),
+                 "--plot", str(png))
+    assert result.exit_code == 0
+    assert "[pick]" in result.stderr and "px: median" in result.stderr  # progress on stderr
+    profile = load_profile(out)
+    assert [m.resolution for m in profile.measurements] == [32, 48, 64, 80]
+    assert profile.chosen_resolution == 80
+    assert profile.model.sha256 == sha256_file(model)
+    assert profile.model.file == "model_fp32.tflite"
+    assert profile.settings.threads == 1
+    assert cv2.imread(str(png)) is not None
+
+    result = run("profile", "check", str(out), "--model", str(model))
+    assert result.exit_code == 0
+    assert "fingerprint: matches this machine" in result.output
+    assert "ok: within the 1000 ms budget" in result.output
+
+    data = json.loads(out.read_text())
+    data["settings"]["budget_ms"] = 1e-6  # no model meets a nanosecond
+    out.write_text(json.dumps(data))
+    result = run("profile", "check", str(out), "--model", str(model))
+    assert result.exit_code == 1
+    assert "over the 1e-06 ms budget" in result.stderr
+
+
+def test_check_warns_when_given_another_model(converted: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    assert run("profile", "--model", str(converted / "model_fp32.tflite"), "--resolutions",
+               "32,48", "--max-resolution", "48", "--budget-ms", "1000", *QUICK,
+               "--out", str(out)).exit_code == 0
+    result = run("profile", "check", str(out), "--model", str(converted / "model_fp16.tflite"))
+    assert result.exit_code == 0
+    assert "is not the model that was profiled" in result.stderr
+
+
+def test_whole_pipeline_with_the_haar_detector(converted: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pipe.json"
+    result = run("profile", "--model", str(converted / "model_fp32.tflite"), "--detector", "haar",
+                 "--frame", "320x240", "--faces", "2", "--resolutions", "32,48",
+                 "--max-resolution", "48", "--budget-ms", "1000", *QUICK, "--out", str(out))
+    assert result.exit_code == 0
+    profile = load_profile(out)
+    pipe = profile.settings.pipeline
+    assert pipe is not None and (pipe.detector, pipe.frame_width, pipe.frame_height,
+                                 pipe.faces) == ("haar", 320, 240, 2)
+    assert "whole pipeline: haar on a 320x240 frame + 2 face(s)" in result.output
+
+
+def test_openvino_sweep(converted: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ov.json"
+    result = run("profile", "--model", str(converted / "model_fp32.xml"), "--resolutions",
+                 "32,48,64", "--max-resolution", "64", "--budget-ms", "1000", *QUICK,
+                 "--out", str(out))
+    assert result.exit_code == 0
+    profile = load_profile(out)
+    assert profile.settings.runtime == profile.machine.runtime == "openvino"
+    assert profile.machine.runtime_version.startswith("openvino ")
+    assert profile.chosen_resolution == 64
+
+
+def test_untrained_arch_is_built_exported_and_checked(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path a user takes before training: --arch, then check from the cached export."""
+    monkeypatch.setenv("EDGE_FER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "arch.json"
+    result = run("profile", "--arch", "efficientnetv2-b0", "--runtime", "tflite",
+                 "--resolutions", "32,64", "--max-resolution", "64", "--budget-ms", "1000",
+                 *QUICK, "--out", str(out))
+    assert result.exit_code == 0
+    profile = load_profile(out)
+    assert profile.model.untrained and profile.model.arch == "efficientnetv2-b0"
+    assert "TensorSpec" not in result.output  # Keras' export chatter kept off stdout
+    assert len(list((tmp_path / "cache" / "untrained").glob("*/*.tflite"))) == 1
+    result = run("profile", "check", str(out))
+    assert result.exit_code == 0
+    assert "using the untrained efficientnetv2-b0 exported before" in result.stderr
