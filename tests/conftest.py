@@ -31,3 +31,17 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, fer_root: Path) -> Path
     cfg = TrainConfig(data=str(fer_root / "train"), out=str(out), resolution=32, epochs=1,
                       batch_size=32, limit=300, augment="light", warmup_epochs=0, seed=1)
     return train(cfg, echo=lambda s: None)
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, fer_root: Path) -> Path:
+    """`tiny_model` converted once per session to every format, verified, with manifest.json."""
+    from converters.convert import ConvertConfig, convert
+    from converters.formats import parse_formats
+
+    out = tmp_path_factory.mktemp("converted")
+    cfg = ConvertConfig(model=tiny_model, out=out, formats=tuple(parse_formats("all")),
+                        calibration=fer_root / "train", calibration_samples=100,
+                        verify_data=fer_root / "test", samples=100)
+    convert(cfg, echo=lambda s: None)
+    return out

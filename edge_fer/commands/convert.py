@@ -1,14 +1,75 @@
-"""`edge-fer convert`: not implemented yet (see its issue)."""
+"""`edge-fer convert`: Keras -> TFLite / OpenVINO IR, each verified against Keras, with a manifest."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from edge_fer.errors import UserInputError
+FORMAT_KEYS = "tflite-fp32, tflite-fp16, tflite-int8, openvino-fp32, openvino-fp16"
 
 
-@click.command("convert", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """Not implemented yet."""
-    raise UserInputError("'edge-fer convert' is not implemented yet")
+@click.command("convert")
+@click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The Keras model (.keras) to convert; its .card.json must sit beside it.")
+@click.option("--formats", default="all", show_default=True,
+              help=f"Comma-separated formats: {FORMAT_KEYS}, or all.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder for the models and manifest.json.")
+@click.option("--calibration", type=click.Path(exists=True, path_type=Path),
+              help="Labelled faces (image-folder tree or FER2013 CSV) for int8 calibration "
+                   "[default: the training data named in the model card].")
+@click.option("--calibration-samples", default=500, show_default=True,
+              type=click.IntRange(min=1), help="Faces used to calibrate int8.")
+@click.option("--verify-data", type=click.Path(exists=True, path_type=Path),
+              help="Labelled faces to verify on [default: other faces of --calibration].")
+@click.option("--samples", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Faces run through Keras and every export.")
+@click.option("--io-dtype", type=click.Choice(["uint8", "int8", "float32"]),
+              help="Input/output type of the int8 TFLite model [default: uint8].")
+@click.option("--int8-fallback", metavar="LAYER,...|none",
+              help="When full int8 loses more than --max-int8-drop, export it again with the "
+                   "layers from LAYER to the output in float, trying each LAYER in turn "
+                   "[default: top,block6a: the head, then EfficientNetV2's last stage]; "
+                   "none: fail instead.")
+@click.option("--min-agreement", default=99.0, show_default=True,
+              type=click.FloatRange(0, 100), help="Float exports: % of faces with Keras' top-1 class.")
+@click.option("--max-int8-drop", default=1.0, show_default=True, type=click.FloatRange(0, 100),
+              help="Quantized exports: accuracy points they may lose against Keras.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the face samples.")
+def command(model: Path, formats: str, out: Path, calibration: Path | None,
+            calibration_samples: int, verify_data: Path | None, samples: int,
+            io_dtype: str | None, int8_fallback: str | None, min_agreement: float,
+            max_int8_drop: float, seed: int) -> None:
+    """Convert a Keras model, verify every export against it, write OUT/manifest.json.
+
+    Exits 1 when an export fails verification (the manifest still records its figures).
+    """
+    from converters.convert import INT8_FALLBACK, ConvertConfig, convert
+    from converters.formats import check_options, parse_formats
+    from converters.verify import Thresholds, raise_if_failed
+
+    chosen = parse_formats(formats)
+    check_options(chosen, {"io_dtype": "--io-dtype"} if io_dtype else {})
+    check_options(chosen, {"float_from": "--int8-fallback"} if int8_fallback else {})
+    fallback = INT8_FALLBACK if int8_fallback is None else tuple(
+        layer.strip() for layer in int8_fallback.split(",")
+        if layer.strip() and layer.strip().lower() != "none")
+    cfg = ConvertConfig(
+        model=model, out=out, formats=tuple(chosen), calibration=calibration,
+        calibration_samples=calibration_samples, verify_data=verify_data, samples=samples,
+        io_dtype=io_dtype or "uint8", int8_fallback=fallback,
+        thresholds=Thresholds(min_agreement / 100, max_int8_drop / 100), seed=seed)
+    result = convert(cfg, echo=click.echo)
+    click.echo(f"\n{'format':<14} {'file':<20} {'size MB':>8} {'agree %':>8} {'max diff':>9} "
+               f"{'acc %':>6} {'keras %':>8}  check")
+    for a in result.artifacts:
+        v = a.verification
+        assert v is not None  # convert always verifies
+        click.echo(f"{a.format:<14} {a.file:<20} {a.size / 1e6:>8.2f} {100 * v.agreement:>8.1f} "
+                   f"{v.max_abs_diff:>9.4f} {100 * (v.accuracy or 0):>6.1f} "
+                   f"{100 * (v.reference_accuracy or 0):>8.1f}  {'ok' if v.passed else 'FAILED'}"
+                   + (f" (float from {a.options['float_from']})" if "float_from" in a.options
+                      else ""))
+    click.echo(f"manifest: {result.manifest}")
+    raise_if_failed(list(result.failures))

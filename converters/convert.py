@@ -1,0 +1,209 @@
+"""The conversion job: Keras model -> chosen formats -> verification -> manifest.json.
+
+Calibration and verification faces never overlap: when no separate verification set is
+given, verification faces are drawn from the calibration folder minus the calibration sample.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import edge_fer
+from converters.formats import ExportFormat
+from converters.verify import Thresholds, compare, failure_message, predict_in_batches
+from edge_fer.card import ModelCard, card_path_for
+from edge_fer.data import FaceDataset, load_dataset, stratified_sample
+from edge_fer.errors import ModelError, UserInputError
+from edge_fer.manifest import MANIFEST_NAME, Artifact, Manifest, Verification, sha256_file
+from edge_fer.preprocess import prepare_batch
+from edge_fer.runtimes.base import RUNTIMES, Classifier, ModelInfo, read_model_info
+
+log = logging.getLogger(__name__)
+
+
+INT8_FALLBACK = ("top", "block6a")
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    model: Path  # a .keras file with its card beside it
+    out: Path
+    formats: tuple[ExportFormat, ...]
+    calibration: Path | None = None  # default: the training data named in the model card
+    calibration_samples: int = 500
+    verify_data: Path | None = None  # default: other faces of the calibration folder
+    samples: int = 500
+    io_dtype: str = "uint8"
+    # When full int8 fails verification, export again with the layers from each of these on
+    # in float, cheapest first, until one passes (empty: fail). EfficientNetV2's last stage
+    # carries a residual stream whose range reaches ~1,700: 8 bits lose what the head needs.
+    int8_fallback: tuple[str, ...] = INT8_FALLBACK
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    manifest: Path
+    artifacts: tuple[Artifact, ...]
+    failures: tuple[str, ...]  # one line per export that failed verification
+
+
+@dataclass(frozen=True)
+class Faces:
+    """Prepared (N, r, r) uint8 faces, their labels, and where they came from."""
+
+    faces: np.ndarray
+    labels: np.ndarray
+    source: str
+
+
+def convert(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> ConvertResult:
+    """Export every chosen format, verify each through its runtime, write the manifest."""
+    if cfg.model.suffix.lower() not in (".keras", ".h5"):
+        raise UserInputError(f"{cfg.model}: convert takes a Keras model (.keras), "
+                             f"got '{cfg.model.suffix}'")
+    info = read_model_info(cfg.model)
+    manifest_file = cfg.out / MANIFEST_NAME
+    # Read an existing manifest first: a corrupt one stops us before any work or overwrite.
+    previous = Manifest.load(manifest_file) if manifest_file.exists() else Manifest(())
+    calibration, verification = _select_faces(cfg, info)
+    echo(f"model: {cfg.model} ({info.arch}, {info.resolution} px); verifying on "
+         f"{len(verification.labels)} faces from {verification.source}")
+    source_sha = sha256_file(cfg.model)
+    keras_model = _load_keras(cfg.model)
+    reference = _reference(cfg.model, info, verification.faces)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    artifacts: list[Artifact] = []
+    failures: list[str] = []
+    for fmt in cfg.formats:
+        t0 = time.monotonic()
+        options: dict[str, Any] = {"io_dtype": cfg.io_dtype}
+        if calibration is not None:
+            options["calibration"] = calibration.faces
+        path, check = _export_and_verify(fmt, keras_model, cfg, info, options, verification,
+                                         reference)
+        if fmt.quantized:
+            attempts: list[dict[str, Any]] = []
+            for start in cfg.int8_fallback if not check.passed else ():
+                attempts.append({"float_from": options.get("float_from"),
+                                 "accuracy": check.accuracy, "agreement": check.agreement})
+                echo(f"{failure_message(fmt.key, check, True, cfg.thresholds)}; exporting "
+                     f"again with the layers from {start} on in float")
+                options["float_from"] = start
+                path, check = _export_and_verify(fmt, keras_model, cfg, info, options,
+                                                 verification, reference)
+                if check.passed:
+                    break
+            options["failed_attempts"] = attempts
+        if not check.passed:
+            failures.append(failure_message(fmt.key, check, fmt.quantized, cfg.thresholds))
+        artifacts.append(_artifact(fmt, path, info, source_sha, check, cfg, calibration, options))
+        # Saved after every file: if a later export fails, the finished ones stay listed.
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        previous.merged(artifacts, str(cfg.model), created).save(manifest_file)
+        echo(f"exported {fmt.key} -> {path.name} ({time.monotonic() - t0:.0f} s)")
+    return ConvertResult(manifest_file, tuple(artifacts), tuple(failures))
+
+
+def _export_and_verify(fmt: ExportFormat, keras_model: Any, cfg: ConvertConfig, info: ModelInfo,
+                       options: dict[str, Any], verification: Faces,
+                       reference: np.ndarray) -> tuple[Path, Verification]:
+    path = fmt.export(keras_model, cfg.out, **options)
+    with _open(fmt.runtime, path, info) as classifier:
+        probs = predict_in_batches(classifier, verification.faces)
+    return path, compare(probs, reference, verification.labels, fmt.quantized, cfg.thresholds,
+                         verification.source)
+
+
+def _select_faces(cfg: ConvertConfig, info: ModelInfo) -> tuple[Faces | None, Faces]:
+    """(calibration faces or None when no format needs them, verification faces)."""
+    needs_calibration = any("calibration" in f.options for f in cfg.formats)
+    pool: FaceDataset | None = None
+    calibration: Faces | None = None
+    used = np.zeros(0, dtype=np.int64)
+    if needs_calibration or cfg.verify_data is None:
+        pool = load_dataset(cfg.calibration or _training_data(cfg.model))
+    if needs_calibration and pool is not None:
+        used = stratified_sample(pool.labels, min(cfg.calibration_samples, len(pool)), cfg.seed)
+        calibration = _prepare(pool.subset(used), info)
+    if cfg.verify_data is not None:
+        verify_set = load_dataset(cfg.verify_data, limit=cfg.samples, seed=cfg.seed)
+    else:
+        assert pool is not None  # loaded above whenever verify_data is None
+        rest = np.setdiff1d(np.arange(len(pool)), used)
+        if len(rest) == 0:
+            raise UserInputError(f"{pool.source}: no faces left to verify on after taking "
+                                 f"{len(used)} for calibration; pass --verify-data")
+        pick = rest[stratified_sample(pool.labels[rest], min(cfg.samples, len(rest)), cfg.seed + 1)]
+        verify_set = pool.subset(pick)
+    return calibration, _prepare(verify_set, info)
+
+
+def _prepare(data: FaceDataset, info: ModelInfo) -> Faces:
+    return Faces(prepare_batch(data.images, info.resolution, info.preprocessing), data.labels,
+                 data.source)
+
+
+def _training_data(model: Path) -> Path:
+    """The training folder the model card names, when it is still where it was."""
+    card = ModelCard.load(card_path_for(model))
+    source = str(card.details.get("data", {}).get("source", ""))
+    path = Path(source.split(" [")[0]) if source else None  # a CSV source carries " [usage]"
+    if path is None or not path.exists():
+        raise UserInputError(f"{model}: its card names no training data here ({source or 'none'});"
+                             " pass --calibration DIR (labelled faces)")
+    return path
+
+
+def _load_keras(path: Path) -> Any:
+    from edge_fer.runtimes.keras_runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    try:
+        return tf.keras.models.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a bad file
+        first = str(e).split("\n")[0]
+        raise ModelError(f"{path}: cannot load Keras model ({type(e).__name__}: {first})") from None
+
+
+def _reference(model: Path, info: ModelInfo, faces: np.ndarray) -> np.ndarray:
+    with _open("keras", model, info) as keras_classifier:
+        return predict_in_batches(keras_classifier, faces)
+
+
+def _open(runtime: str, path: Path, info: ModelInfo) -> Classifier:
+    """A runtime for a file whose manifest does not exist yet: metadata comes from the card."""
+    module_name, class_name = RUNTIMES[runtime]
+    cls = getattr(importlib.import_module(module_name), class_name)
+    classifier: Classifier = cls(path, info)
+    return classifier
+
+
+def _artifact(fmt: ExportFormat, path: Path, info: ModelInfo, source_sha: str,
+              check: Verification, cfg: ConvertConfig, calibration: Faces | None,
+              used: dict[str, Any]) -> Artifact:
+    extra = [path.with_suffix(".bin")] if fmt.runtime == "openvino" else []
+    inp, out = fmt.describe(path)
+    options: dict[str, Any] = {}
+    if fmt.quantized and calibration is not None:
+        options = {"io_dtype": inp.dtype, "calibration_faces": len(calibration.labels),
+                   "calibration_data": calibration.source, "calibration_seed": cfg.seed}
+        options.update({k: v for k, v in used.items() if k in ("float_from", "failed_attempts")})
+    return Artifact(
+        format=fmt.key, runtime=fmt.runtime, file=path.name, sha256=sha256_file(path),
+        size=path.stat().st_size + sum(p.stat().st_size for p in extra),
+        resolution=info.resolution, dynamic_resolution=fmt.dynamic_resolution, input=inp,
+        output=out, class_names=info.class_names, preprocessing=info.preprocessing,
+        arch=info.arch, source_sha256=source_sha,
+        versions={"edge-fer": edge_fer.__version__, **fmt.versions()}, verification=check,
+        extra_files={p.name: sha256_file(p) for p in extra}, options=options)

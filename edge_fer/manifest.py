@@ -1,0 +1,211 @@
+"""The export manifest: `manifest.json` beside converted models, written by `edge-fer convert`.
+
+Every artifact entry is self-contained (classes, preprocessing, input tensor, checksums,
+verification, tool versions), so a device can load any one file of the folder without the
+Keras model or its card. The file is validated once, here; callers get typed objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_fer.errors import ModelError
+from edge_fer.preprocess import Preprocessing
+from edge_fer.runtimes.base import ModelInfo
+
+MANIFEST_KIND = "edge-fer-manifest"
+MANIFEST_SCHEMA = 1
+MANIFEST_NAME = "manifest.json"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output: shape (-1 = dynamic), dtype, and quantization if integer."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float | None = None
+    zero_point: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shape": list(self.shape), "dtype": self.dtype, "scale": self.scale,
+                "zero_point": self.zero_point}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
+        scale = data.get("scale")
+        zero = data.get("zero_point")
+        return cls(tuple(int(d) for d in data["shape"]), str(data["dtype"]),
+                   None if scale is None else float(scale), None if zero is None else int(zero))
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How the export compared with the Keras model on the same faces."""
+
+    samples: int
+    agreement: float  # share of faces with the same top-1 class as Keras
+    max_abs_diff: float  # largest absolute difference of any class probability
+    accuracy: float | None = None  # against the labels, when the faces had labels
+    reference_accuracy: float | None = None  # the Keras model's accuracy on the same faces
+    data: str = ""  # where the faces came from
+    passed: bool = True
+    # Faces that one of the two gets right and the other wrong: the accuracy difference is
+    # uncertain by about sqrt(flips)/samples (paired comparison).
+    flips: int = 0
+
+    @property
+    def accuracy_drop_se(self) -> float:
+        return float(self.flips) ** 0.5 / max(self.samples, 1)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verification:
+        def opt(key: str) -> float | None:
+            return None if data.get(key) is None else float(data[key])
+
+        return cls(int(data["samples"]), float(data["agreement"]), float(data["max_abs_diff"]),
+                   opt("accuracy"), opt("reference_accuracy"), str(data.get("data", "")),
+                   bool(data.get("passed", True)), int(data.get("flips", 0)))
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One exported model file and everything a runtime or an auditor needs to know about it."""
+
+    format: str  # the format key, e.g. "tflite-int8"
+    runtime: str  # the runtime key that loads it: "tflite", "openvino"
+    file: str  # relative to the manifest's folder
+    sha256: str
+    size: int  # bytes of `file` (plus its weights file for OpenVINO: see `extra_files`)
+    resolution: int  # the default input size (the training resolution)
+    dynamic_resolution: bool  # True: one file serves every resolution
+    input: TensorSpec
+    output: TensorSpec
+    class_names: tuple[str, ...]
+    preprocessing: Preprocessing
+    arch: str
+    source_sha256: str  # the Keras model it was converted from
+    versions: dict[str, str]  # converter and runtime package versions
+    verification: Verification | None = None
+    extra_files: dict[str, str] = field(default_factory=dict)  # name -> sha256 (OpenVINO .bin)
+    options: dict[str, Any] = field(default_factory=dict)  # format options used (calibration, ...)
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(self.class_names, self.resolution, self.preprocessing, self.arch)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["input"] = self.input.to_dict()
+        data["output"] = self.output.to_dict()
+        data["class_names"] = list(self.class_names)
+        data["preprocessing"] = self.preprocessing.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Artifact:
+        ver = data.get("verification")
+        if int(data["resolution"]) < 8 or not data["class_names"]:
+            raise ValueError("resolution below 8 px or no class names")
+        return cls(
+            format=str(data["format"]), runtime=str(data["runtime"]), file=str(data["file"]),
+            sha256=str(data["sha256"]), size=int(data["size"]),
+            resolution=int(data["resolution"]), dynamic_resolution=bool(data["dynamic_resolution"]),
+            input=TensorSpec.from_dict(data["input"]), output=TensorSpec.from_dict(data["output"]),
+            class_names=tuple(str(c) for c in data["class_names"]),
+            preprocessing=Preprocessing.from_dict(dict(data["preprocessing"])),
+            arch=str(data.get("arch", "unknown")), source_sha256=str(data["source_sha256"]),
+            versions={str(k): str(v) for k, v in dict(data.get("versions", {})).items()},
+            verification=None if ver is None else Verification.from_dict(ver),
+            extra_files={str(k): str(v) for k, v in dict(data.get("extra_files", {})).items()},
+            options=dict(data.get("options", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The artifacts of one output folder, keyed by file name."""
+
+    artifacts: tuple[Artifact, ...]
+    source: str = ""  # the Keras model file the last conversion read (informative)
+    created: str = ""
+
+    def find(self, file_name: str) -> Artifact | None:
+        return next((a for a in self.artifacts if a.file == file_name), None)
+
+    def merged(self, new: list[Artifact], source: str, created: str) -> Manifest:
+        """This manifest with `new` replacing entries for the same files (others are kept)."""
+        names = {a.file for a in new}
+        kept = [a for a in self.artifacts if a.file not in names]
+        return Manifest(tuple(kept + new), source, created)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": MANIFEST_KIND, "schema": MANIFEST_SCHEMA, "source": self.source,
+                "created": self.created, "artifacts": [a.to_dict() for a in self.artifacts]}
+
+    def save(self, path: str | Path) -> None:
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(p)  # atomic: a crash never leaves a half-written manifest
+
+    @classmethod
+    def from_dict(cls, data: Any, origin: str = MANIFEST_NAME) -> Manifest:
+        if not isinstance(data, dict) or data.get("kind") != MANIFEST_KIND:
+            raise ModelError(f"{origin}: not an edge-fer manifest")
+        schema = data.get("schema")
+        if not isinstance(schema, int) or schema < 1:
+            raise ModelError(f"{origin}: bad manifest schema {schema!r}")
+        if schema > MANIFEST_SCHEMA:
+            raise ModelError(f"{origin}: manifest schema {schema} is newer than this edge-fer "
+                             f"understands ({MANIFEST_SCHEMA}); upgrade edge-fer")
+        entries = data.get("artifacts")
+        if not isinstance(entries, list):
+            raise ModelError(f"{origin}: 'artifacts' must be a list")
+        artifacts = []
+        for i, entry in enumerate(entries):
+            try:
+                artifacts.append(Artifact.from_dict(entry))
+            except KeyError as e:
+                raise ModelError(f"{origin}: artifact {i}: missing field {e}") from None
+            except (TypeError, ValueError, AttributeError) as e:
+                raise ModelError(f"{origin}: artifact {i}: bad value ({e})") from None
+        return cls(tuple(artifacts), str(data.get("source", "")), str(data.get("created", "")))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Manifest:
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise ModelError(f"{p}: manifest not found") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ModelError(f"{p}: unreadable manifest ({e})") from None
+        return cls.from_dict(data, str(p))
+
+
+def info_from_manifest(manifest_file: Path, model_file: Path) -> ModelInfo:
+    """The ModelInfo of `model_file` from the manifest beside it; its checksum must match.
+
+    The checksum guards against a model file replaced after conversion: its classes and
+    preprocessing would silently be wrong.
+    """
+    manifest = Manifest.load(manifest_file)
+    artifact = manifest.find(Path(model_file).name)
+    if artifact is None:
+        raise ModelError(f"{model_file}: not listed in {manifest_file}")
+    if sha256_file(model_file) != artifact.sha256:
+        raise ModelError(f"{model_file}: its sha256 does not match {manifest_file} "
+                         "(the file changed after conversion; convert again)")
+    return artifact.info()

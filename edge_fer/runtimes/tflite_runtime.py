@@ -1,0 +1,148 @@
+"""TFLite runtime: runs a `.tflite` model with LiteRT, without TensorFlow where LiteRT is installed.
+
+Interpreters are tried in the order a device is most likely to have them: `ai_edge_litert`
+(the maintained package), `tflite_runtime` (older Raspberry Pi images), and only then
+`tensorflow.lite`, which pulls in all of TensorFlow.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_fer.errors import MissingDependencyError, ModelError
+from edge_fer.runtimes.base import Classifier, ModelInfo
+
+log = logging.getLogger(__name__)
+
+_QUANTIZED = (np.uint8, np.int8)
+
+
+def import_interpreter() -> Any:
+    """The first TFLite `Interpreter` class that imports, or say which extra installs one."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+
+        return tf.lite.Interpreter
+    except ImportError:
+        raise MissingDependencyError("ai-edge-litert", "tflite", "TFLite models") from None
+
+
+def quantize(x: np.ndarray, dtype: Any, scale: float, zero_point: int) -> np.ndarray:
+    """Float values as the integer tensor a quantized input expects (round, then clip)."""
+    info = np.iinfo(dtype)
+    q = np.round(x / scale) + zero_point
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+class TFLiteClassifier(Classifier):
+    key = "tflite"
+
+    def __init__(self, path: Path, info: ModelInfo, threads: int | None = None) -> None:
+        super().__init__(info)
+        interpreter_cls = import_interpreter()
+        self._path = Path(path)
+        try:
+            self._interp = interpreter_cls(model_path=str(path), num_threads=threads)
+            self._interp.allocate_tensors()
+        except Exception as e:  # LiteRT raises ValueError/RuntimeError for a bad flatbuffer
+            raise ModelError(f"{path}: not a readable TFLite model "
+                             f"({type(e).__name__}: {_first_line(e)})") from None
+        inputs = self._interp.get_input_details()
+        outputs = self._interp.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{path}: expected one input and one output, "
+                             f"got {len(inputs)} and {len(outputs)}")
+        self._in = inputs[0]
+        self._out = outputs[0]
+        signature = [int(d) for d in self._in.get("shape_signature", self._in["shape"])]
+        if len(signature) != 4 or signature[-1] != 3:
+            raise ModelError(f"{path}: expected an (N, r, r, 3) image input, got {signature}")
+        self.check_output(int(self._out["shape"][-1]), str(path))
+        # -1 marks a dynamic dimension; a fixed spatial size means one file per resolution.
+        self._fixed = signature[1] if signature[1] > 0 else None
+        self._fixed_batch = signature[0] if signature[0] > 0 else None
+        self._in_scale, self._in_zero = self._in["quantization"]
+        self._out_scale, self._out_zero = self._out["quantization"]
+        self._resolution = 0
+        self._batch = 0
+        self.set_resolution(int(self._fixed or info.resolution))
+
+    @property
+    def resolution(self) -> int:
+        return self._resolution
+
+    def set_resolution(self, resolution: int) -> None:
+        resolution = int(resolution)
+        if self._fixed is not None and resolution != self._fixed:
+            raise ModelError(f"{self._path}: this TFLite model has a fixed input of "
+                             f"{self._fixed} px; export one file per resolution")
+        self._reshape(self._fixed_batch or 1, resolution)
+        self._resolution = resolution
+
+    def _reshape(self, batch: int, resolution: int) -> None:
+        if (batch, resolution) == (self._batch, self._resolution):
+            return
+        try:
+            self._interp.resize_tensor_input(self._in["index"], [batch, resolution, resolution, 3],
+                                             strict=False)
+            self._interp.allocate_tensors()
+        except Exception as e:
+            raise ModelError(f"{self._path}: cannot resize the input to {resolution} px "
+                             f"({_first_line(e)})") from None
+        self._batch = batch
+        # Resizing reallocates tensors: the indices stay, the details (shape) change.
+        self._in = self._interp.get_input_details()[0]
+        self._out = self._interp.get_output_details()[0]
+
+    def _predict(self, faces: np.ndarray) -> np.ndarray:
+        step = self._fixed_batch or len(faces)
+        out = []
+        for i in range(0, len(faces), step):
+            chunk = faces[i:i + step]
+            if self._fixed_batch and len(chunk) < step:  # pad the last chunk of a fixed batch
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], step - len(chunk), axis=0)])
+            out.append(self._invoke(chunk)[:len(faces) - i])
+        return np.concatenate(out)
+
+    def _invoke(self, faces: np.ndarray) -> np.ndarray:
+        self._reshape(len(faces), self._resolution)
+        x = np.repeat(faces[..., None], 3, axis=-1)
+        dtype = self._in["dtype"]
+        if dtype in _QUANTIZED:
+            x = quantize(x.astype(np.float32), dtype, self._in_scale, self._in_zero)
+        else:
+            x = x.astype(dtype)
+        self._interp.set_tensor(self._in["index"], x)
+        self._interp.invoke()
+        y = self._interp.get_tensor(self._out["index"])
+        if y.dtype in _QUANTIZED:
+            return dequantize(y, self._out_scale, self._out_zero)
+        return y.astype(np.float32)
+
+    def close(self) -> None:
+        self._interp = None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.split("\n")[0] if text else type(e).__name__

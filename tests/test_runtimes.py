@@ -1,0 +1,177 @@
+"""The TFLite and OpenVINO runtimes on real exports of a tiny trained model, against Keras."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_fer.data import load_dataset
+from edge_fer.errors import MissingDependencyError, ModelError
+from edge_fer.preprocess import prepare_batch
+from edge_fer.runtimes import load_classifier
+from edge_fer.runtimes.base import ModelInfo
+from edge_fer.runtimes.tflite_runtime import dequantize, quantize
+
+pytestmark = pytest.mark.slow
+
+EXPORTS = {  # file -> largest probability difference from Keras allowed
+    "model_fp32.tflite": 1e-4,
+    "model_fp16.tflite": 5e-3,
+    "model_int8.tflite": 0.1,
+    "model_fp32.xml": 1e-4,
+    "model_fp16.xml": 5e-3,
+}
+
+
+@pytest.fixture(scope="module")
+def faces48(fer_root: Path) -> np.ndarray:
+    """60 real test faces at their native 48 px."""
+    return load_dataset(fer_root / "test", limit=60, seed=3).images
+
+
+@pytest.fixture(scope="module")
+def keras_probs(tiny_model: Path, faces48: np.ndarray) -> dict[int, np.ndarray]:
+    """Keras' probabilities for the same faces at two resolutions (the reference)."""
+    with load_classifier(tiny_model) as keras:
+        out = {}
+        for r in (32, 48):
+            keras.set_resolution(r)
+            out[r] = keras.predict(prepare_batch(faces48, r))
+    return out
+
+
+@pytest.mark.parametrize("name", list(EXPORTS))
+def test_export_matches_keras_at_two_resolutions(converted: Path, name: str, faces48: np.ndarray,
+                                                 keras_probs: dict[int, np.ndarray]) -> None:
+    with load_classifier(converted / name, threads=1) as classifier:
+        assert classifier.resolution == 32  # the training resolution, from the manifest
+        for r in (32, 48):
+            classifier.set_resolution(r)
+            assert classifier.resolution == r
+            probs = classifier.predict(prepare_batch(faces48, r))
+            assert probs.shape == (len(faces48), 7) and probs.dtype == np.float32
+            np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.02)
+            diff = float(np.abs(probs - keras_probs[r]).max())
+            assert diff <= EXPORTS[name], f"{name} at {r} px differs from Keras by {diff}"
+            agreement = np.mean(probs.argmax(1) == keras_probs[r].argmax(1))
+            assert agreement >= (0.9 if "int8" in name else 0.98)
+        # a single face (the camera loop's case) after a batch: the batch size is reshaped
+        one = classifier.predict(prepare_batch(faces48[:1], 48))
+        np.testing.assert_allclose(one[0], probs[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["model_fp32.tflite", "model_fp32.xml"])
+def test_close_twice_and_context_manager(converted: Path, name: str) -> None:
+    classifier = load_classifier(converted / name)
+    with classifier:
+        assert classifier.predict(np.zeros((1, 32, 32), np.uint8)).shape == (1, 7)
+    classifier.close()  # a second close is harmless
+
+
+def test_tflite_runtime_does_not_import_tensorflow(converted: Path) -> None:
+    """A device with ai-edge-litert runs TFLite models without TensorFlow installed."""
+    code = (
+        "import sys, numpy as np\n"
+        "from edge_fer.runtimes import load_classifier\n"
+        f"c = load_classifier({str(converted / 'model_int8.tflite')!r})\n"
+        "c.set_resolution(40)\n"
+        "p = c.predict(np.full((2, 40, 40), 128, np.uint8))\n"
+        "print(p.shape, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0].strip() == "(2, 7) False False", out.stdout + out.stderr
+
+
+def test_openvino_runtime_does_not_import_tensorflow(converted: Path) -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from edge_fer.runtimes import load_classifier\n"
+        f"c = load_classifier({str(converted / 'model_fp16.xml')!r})\n"
+        "p = c.predict(np.full((1, 32, 32), 128, np.uint8))\n"
+        "print(p.shape, 'tensorflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("(1, 7) False"), out.stdout + out.stderr
+
+
+def test_int8_model_takes_uint8_and_manifest_records_its_quantization(converted: Path) -> None:
+    manifest = json.loads((converted / "manifest.json").read_text())
+    entry = next(a for a in manifest["artifacts"] if a["format"] == "tflite-int8")
+    assert entry["input"]["dtype"] == "uint8"
+    assert entry["input"]["shape"] == [-1, -1, -1, 3]  # dynamic: one file for all resolutions
+    assert 0 < entry["input"]["scale"] <= 1.01
+    assert entry["options"]["calibration_faces"] == 100
+
+
+def test_quantize_round_trip() -> None:
+    x = np.array([0.0, 1.0, 127.5, 255.0], np.float32)
+    q = quantize(x, np.uint8, 255 / 255, 0)
+    assert q.dtype == np.uint8 and q.tolist() == [0, 1, 128, 255]
+    q8 = quantize(x, np.int8, 1.0, -128)
+    assert q8.tolist() == [-128, -127, 0, 127]
+    np.testing.assert_allclose(dequantize(q8, 1.0, -128), [0, 1, 128, 255])
+    assert quantize(np.array([300.0]), np.uint8, 1.0, 0).tolist() == [255]  # clipped, not wrapped
+
+
+@pytest.mark.parametrize("name", ["model_fp32.tflite", "model_fp32.xml"])
+def test_wrong_number_of_classes_is_a_clear_error(converted: Path, name: str) -> None:
+    from edge_fer.runtimes.base import RUNTIMES, runtime_for_path
+
+    module, cls_name = RUNTIMES[runtime_for_path(name)]
+    cls = getattr(__import__(module, fromlist=[cls_name]), cls_name)
+    info = ModelInfo(("a", "b", "c", "d", "e"), 32, load_classifier(converted / name).info.preprocessing)
+    with pytest.raises(ModelError, match=r"model_fp32\.\w+: the model has 7 outputs .* names 5"):
+        cls(converted / name, info)
+
+
+def test_truncated_and_foreign_tflite_files(converted: Path, tmp_path: Path) -> None:
+    info = ModelInfo(("a",) * 7, 32, load_classifier(converted / "model_fp32.tflite").info.preprocessing)
+    from edge_fer.runtimes.tflite_runtime import TFLiteClassifier
+
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes((converted / "model_fp32.tflite").read_bytes()[:100_000])
+    foreign = tmp_path / "foreign.tflite"
+    foreign.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    for path in (truncated, foreign):
+        with pytest.raises(ModelError) as e:
+            TFLiteClassifier(path, info)
+        assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_truncated_and_foreign_openvino_files(converted: Path, tmp_path: Path) -> None:
+    from edge_fer.runtimes.openvino_runtime import OpenVINOClassifier
+
+    info = ModelInfo(("a",) * 7, 32, load_classifier(converted / "model_fp32.xml").info.preprocessing)
+    (tmp_path / "cut.xml").write_text((converted / "model_fp32.xml").read_text())
+    (tmp_path / "cut.bin").write_bytes((converted / "model_fp32.bin").read_bytes()[:50_000])
+    (tmp_path / "foreign.xml").write_text("<?xml version='1.0'?><svg><rect/></svg>")
+    (tmp_path / "nobin.xml").write_text((converted / "model_fp32.xml").read_text())
+    for name in ("cut.xml", "foreign.xml", "nobin.xml"):
+        with pytest.raises(ModelError) as e:
+            OpenVINOClassifier(tmp_path / name, info)
+        assert name in str(e.value) and "\n" not in str(e.value)
+
+
+def test_missing_tflite_packages_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_fer.runtimes import tflite_runtime
+
+    for name in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime",
+                 "tflite_runtime.interpreter", "tensorflow"):
+        monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: ImportError
+    with pytest.raises(MissingDependencyError, match=r"ai-edge-litert.*edge-fer\[tflite\]"):
+        tflite_runtime.import_interpreter()
+
+
+def test_missing_openvino_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_fer.runtimes import openvino_runtime
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(MissingDependencyError, match=r"edge-fer\[openvino\]"):
+        openvino_runtime.import_openvino()
