@@ -1,14 +1,270 @@
-"""`edge-fer run`: not implemented yet (see its issue)."""
+"""`edge-fer run`: the headless loop, camera -> faces -> emotions -> JSON-lines log.
+
+Every option can also come from the environment (EDGE_FER_<OPTION>, see systemd/edge-fer.env),
+so the systemd unit needs no command-line editing. Nothing heavy is imported at module level.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import threading
+from contextlib import ExitStack, closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-from edge_fer.errors import UserInputError
+from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
+
+if TYPE_CHECKING:
+    from edge_fer.profile import Profile
+    from edge_fer.runtimes.base import Classifier
+
+log = logging.getLogger(__name__)
+
+# --manifest: the artifact a device runs when it may choose. Float exports keep Keras' accuracy
+# (int8 loses about a point); TFLite first because it needs the smallest install.
+MANIFEST_PREFERENCE = ("tflite-fp16", "tflite-fp32", "openvino-fp16", "openvino-fp32",
+                       "tflite-int8")
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """Not implemented yet."""
-    raise UserInputError("'edge-fer run' is not implemented yet")
+def _env(name: str) -> str:
+    return f"EDGE_FER_{name}"
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not WIDTHxHEIGHT (e.g. 640x480)",
+                                 param_hint="--camera-size") from None
+    if w < 16 or h < 16:
+        raise click.BadParameter(f"'{text}' is too small", param_hint="--camera-size")
+    return (w, h)
+
+
+@click.command("run")
+@click.option("--source", required=True, metavar="SRC", envvar=_env("SOURCE"), show_envvar=True,
+              help="Camera index (0) or /dev/videoN, a video file, an rtsp:// or http:// URL, "
+                   "or picamera2[:N] on a Raspberry Pi.")
+@click.option("--detector", default="haar", show_default=True, envvar=_env("DETECTOR"),
+              show_envvar=True, type=click.Choice(["haar", "mtcnn"]),
+              help="Face detector: haar (OpenCV, light) or mtcnn (needs edge-fer[mtcnn]).")
+@click.option("--model", metavar="FILE", envvar=_env("MODEL"), show_envvar=True,
+              help="A .tflite, OpenVINO .xml or .keras model [default: the shipped model].")
+@click.option("--manifest", metavar="FILE", envvar=_env("MANIFEST"), show_envvar=True,
+              help="A manifest.json from `edge-fer convert`: run its preferred model.")
+@click.option("--runtime", envvar=_env("RUNTIME"), show_envvar=True,
+              type=click.Choice(["keras", "tflite", "openvino"]),
+              help="Force a runtime [default: by the model's file suffix].")
+@click.option("--threads", envvar=_env("THREADS"), show_envvar=True,
+              type=click.IntRange(min=1), help="Classifier threads [default: the runtime's].")
+@click.option("--profile", "profile_file", metavar="FILE", envvar=_env("PROFILE"), show_envvar=True,
+              help="A hardware profile: classify at the resolution it chose "
+                   "[default: the model's own resolution].")
+@click.option("--log", "log_target", default="-", metavar="PATH|-", show_default=True, envvar=_env("LOG"),
+              show_envvar=True, help="Emotion log file (JSON lines), or - for stdout/journald.")
+@click.option("--log-max-mb", default=50.0, show_default=True, envvar=_env("LOG_MAX_MB"),
+              show_envvar=True, type=click.FloatRange(min=0.001),
+              help="Rotate the log file past this size.")
+@click.option("--log-backups", default=5, show_default=True, envvar=_env("LOG_BACKUPS"),
+              show_envvar=True, type=click.IntRange(min=0), help="Rotated log files to keep.")
+@click.option("--max-fps", envvar=_env("MAX_FPS"), show_envvar=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Process at most this many frames per second (saves power).")
+@click.option("--duration", envvar=_env("DURATION"), show_envvar=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Stop after this many seconds [default: run until stopped].")
+@click.option("--loop/--no-loop", default=False, envvar=_env("LOOP"), show_envvar=True,
+              help="Replay a video file from the start when it ends.")
+@click.option("--give-up-after", default=300.0, show_default=True,
+              envvar=_env("GIVE_UP_AFTER"), show_envvar=True, type=click.FloatRange(min=0),
+              help="Seconds without a camera before exiting with status 3.")
+@click.option("--summary-interval", default=60.0, show_default=True,
+              envvar=_env("SUMMARY_INTERVAL"), show_envvar=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between summary records (fps, dropped frames, reconnects).")
+@click.option("--camera-size", default="640x480", metavar="WxH", show_default=True,
+              envvar=_env("CAMERA_SIZE"), show_envvar=True,
+              help="WIDTHxHEIGHT asked of a camera (files and streams keep their own).")
+@click.option("--min-face", default=60, show_default=True, envvar=_env("MIN_FACE"),
+              show_envvar=True, type=click.IntRange(min=12),
+              help="Smallest face side in frame pixels.")
+@click.option("--detect-width", default=320, show_default=True, envvar=_env("DETECT_WIDTH"),
+              show_envvar=True, type=click.IntRange(min=64),
+              help="Detect on a copy of the frame scaled down to this width.")
+@click.option("--full-detect-every", default=5, show_default=True,
+              envvar=_env("FULL_DETECT_EVERY"), show_envvar=True, type=click.IntRange(min=1),
+              help="Scan the whole frame for faces every N frames (and whenever a known face "
+                   "is lost); in between, look only near the known faces. 1: every frame.")
+@click.option("--opencv-threads", default=1, show_default=True, envvar=_env("OPENCV_THREADS"),
+              show_envvar=True, type=click.IntRange(min=1),
+              help="Threads OpenCV may use (decode, detection). Stages run one after another, "
+                   "and OpenCV's pool competing with the classifier's threads costs more than "
+                   "it gains on a small device.")
+@click.option("--margin", default=0.05, show_default=True, envvar=_env("MARGIN"),
+              show_envvar=True, type=click.FloatRange(0, 1),
+              help="Crop margin around the face box (fraction of its side).")
+@click.option("--smoothing/--no-smoothing", default=True, show_default=True,
+              envvar=_env("SMOOTHING"), show_envvar=True,
+              help="Average each face's probabilities over frames.")
+@click.option("--smoothing-alpha", default=0.5, show_default=True,
+              envvar=_env("SMOOTHING_ALPHA"), show_envvar=True,
+              type=click.FloatRange(0, 1, min_open=True),
+              help="Weight of the newest frame in the average.")
+@click.option("--snapshots", "snapshot_dir", metavar="DIR", envvar=_env("SNAPSHOTS"), show_envvar=True,
+              help="Save annotated JPEG snapshots here (frames are never stored otherwise).")
+@click.option("--snapshot-interval", default=10.0, show_default=True,
+              envvar=_env("SNAPSHOT_INTERVAL"), show_envvar=True,
+              type=click.FloatRange(min=0), help="Seconds between snapshots.")
+def command(source: str, detector: str, model: str | None, manifest: str | None,
+            runtime: str | None, threads: int | None, profile_file: str | None, log_target: str,
+            log_max_mb: float, log_backups: int, max_fps: float | None, duration: float | None,
+            loop: bool, give_up_after: float, summary_interval: float, camera_size: str,
+            min_face: int, detect_width: int, full_detect_every: int, opencv_threads: int,
+            margin: float, smoothing: bool,
+            smoothing_alpha: float, snapshot_dir: str | None, snapshot_interval: float) -> None:
+    """Detect faces in a camera feed or video and log their emotions, until stopped.
+
+    Exits 0 when stopped (SIGTERM, SIGINT), when --duration is over or when a video file
+    ends; 2 for a bad model, profile or source; 3 when the camera stays away longer than
+    --give-up-after or the log cannot be written.
+    """
+    from edge_fer.crop import CropConfig
+    from edge_fer.detectors import DetectorConfig, load_detector
+    from edge_fer.pipeline import FramePipeline
+    from edge_fer.runner import RunConfig, Runner, install_signal_handlers
+    from edge_fer.sdnotify import Notifier
+    from edge_fer.sinks import open_log
+    from edge_fer.sinks.snapshots import SnapshotWriter
+    from edge_fer.sources import open_source
+    from edge_fer.tracking import Tracker, TrackingConfig
+
+    if model and manifest:
+        raise click.UsageError("give --model or --manifest, not both")
+    import cv2
+
+    cv2.setNumThreads(opencv_threads)
+    stop = threading.Event()
+    with ExitStack() as stack:
+        # First: a SIGTERM while the model loads must still end in a clean exit 0.
+        stack.callback(install_signal_handlers(stop))
+        size = _size(camera_size)
+        open_source(source, size)  # a malformed source fails now, before the slow model load
+        profile = _load_profile(profile_file) if profile_file else None
+        resolution = profile.chosen_resolution if profile is not None else None
+        sink = stack.enter_context(open_log(log_target, int(log_max_mb * 1024 * 1024),
+                                            log_backups))
+        snapshots = (SnapshotWriter(snapshot_dir, snapshot_interval)
+                     if snapshot_dir is not None else None)
+        classifier = stack.enter_context(_load_model(model, manifest, runtime, threads,
+                                                     resolution))
+        if profile is not None:
+            _check_profile(profile_file or "", profile, classifier, threads)
+        face_detector = stack.enter_context(
+            load_detector(detector, DetectorConfig(min_face=min_face, detect_width=detect_width,
+                                                   full_frame_every=full_detect_every)))
+        pipeline = FramePipeline(face_detector, classifier,
+                                 Tracker(TrackingConfig(smoothing=smoothing,
+                                                        alpha=smoothing_alpha)),
+                                 CropConfig(margin=margin))
+        notifier = stack.enter_context(closing(Notifier()))
+        config = RunConfig(max_fps=max_fps, duration=duration, loop=loop,
+                           give_up_after=give_up_after, summary_interval=summary_interval)
+        log.info("running: source %s, detector %s, model %s at %d px", source, detector,
+                 classifier.key, classifier.resolution)
+        runner = stack.enter_context(Runner(lambda: open_source(source, size), pipeline, sink,
+                                            config, stop=stop, notifier=notifier,
+                                            snapshots=snapshots))
+        runner.run()
+    _end_process_if_entry_point()
+
+
+def _end_process_if_entry_point() -> None:
+    """Skip interpreter teardown once everything is flushed and closed.
+
+    With TensorFlow loaded (Keras models, MTCNN) Python's teardown takes 1.5-3 s of C++
+    destructors, which would break the promise to stop within 2 s of SIGTERM; there is nothing
+    left to save. Only when this process is `edge-fer` itself, never inside a caller (tests).
+    """
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    is_entry = argv0.name == "edge-fer" or (argv0.name == "__main__.py"
+                                             and argv0.parent.name == "edge_fer")
+    if "tensorflow" not in sys.modules or not is_entry:
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
+
+
+def _load_profile(path: str) -> Profile:
+    from edge_fer.profile import load_profile
+
+    return load_profile(path)
+
+
+def _check_profile(path: str, profile: Profile, classifier: Classifier,
+                   threads: int | None) -> None:
+    """Warn (not fail) when the profile was measured elsewhere: its pick may not hold here."""
+    for diff in profile.fingerprint_differences(threads):
+        log.warning("%s was measured on another machine: %s", path, diff)
+    if profile.settings.runtime != classifier.key:
+        log.warning("%s was measured with the %s runtime, this model runs on %s", path,
+                    profile.settings.runtime, classifier.key)
+    if profile.model.arch not in (classifier.info.arch, "unknown"):
+        log.warning("%s was measured for %s, this model is %s", path, profile.model.arch,
+                    classifier.info.arch)
+
+
+def _load_model(model: str | None, manifest: str | None, runtime: str | None,
+                threads: int | None, resolution: int | None) -> Classifier:
+    from edge_fer.runtimes import load_classifier
+
+    if manifest:
+        return _load_from_manifest(Path(manifest), runtime, threads, resolution)
+    if model:
+        path = Path(model)
+    else:
+        from edge_fer.defaults import default_model
+
+        path = default_model()
+    return load_classifier(path, runtime, threads, resolution)
+
+
+def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
+                        resolution: int | None) -> Classifier:
+    """The first artifact in MANIFEST_PREFERENCE whose runtime is installed on this device."""
+    from edge_fer.manifest import Manifest
+    from edge_fer.runtimes import load_classifier
+
+    if path.is_dir():
+        path = path / "manifest.json"
+    listing = Manifest.load(path)
+    rank = {key: i for i, key in enumerate(MANIFEST_PREFERENCE)}
+    candidates = sorted((a for a in listing.artifacts
+                         if (a.verification is None or a.verification.passed)
+                         and (runtime is None or a.runtime == runtime)),
+                        key=lambda a: rank.get(a.format, len(rank)))
+    if not candidates:
+        raise ModelError(f"{path}: no verified model"
+                         + (f" for the {runtime} runtime" if runtime else ""))
+    missing: list[str] = []
+    for artifact in candidates:
+        try:
+            classifier = load_classifier(path.parent / artifact.file, artifact.runtime, threads,
+                                         resolution)
+        except MissingDependencyError as e:
+            missing.append(f"{artifact.file} ({e.package})")
+            continue
+        log.info("%s: running %s (%s)", path, artifact.file, artifact.format)
+        return classifier
+    raise UserInputError(f"{path}: no runtime installed for any of its models: "
+                         + ", ".join(missing))

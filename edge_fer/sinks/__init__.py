@@ -1,0 +1,17 @@
+"""Where results go: the JSON-lines emotion log and, only when asked, annotated snapshots."""
+
+from __future__ import annotations
+
+from edge_fer.sinks.base import Record, RecordSink
+from edge_fer.sinks.jsonl import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, JsonLinesFile, JsonLinesStdout
+
+
+def open_log(target: str, max_bytes: int = DEFAULT_MAX_BYTES,
+             backups: int = DEFAULT_BACKUPS) -> RecordSink:
+    """`-` is stdout (journald under systemd); anything else a size-rotated file."""
+    if target == "-":
+        return JsonLinesStdout()
+    return JsonLinesFile(target, max_bytes, backups)
+
+
+__all__ = ["Record", "RecordSink", "JsonLinesFile", "JsonLinesStdout", "open_log"]

@@ -1,0 +1,383 @@
+"""`edge-fer run` end to end on real video clips of real FER faces, with the tiny real model:
+the log, labels against the classifier itself, bad inputs, a camera that fails and recovers,
+a full disk, snapshots only when asked."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Container
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from videos import Placement, background, compose, face_clip, fer_faces, write_clip
+
+from edge_fer.cli import cli
+from edge_fer.crop import CropConfig, prepare_faces
+from edge_fer.detectors import load_detector
+from edge_fer.detectors.base import Detection
+from edge_fer.errors import RuntimeFailure
+from edge_fer.pipeline import FramePipeline
+from edge_fer.runner import RunConfig, Runner
+from edge_fer.runtimes import Classifier, load_classifier
+from edge_fer.sinks import open_log
+from edge_fer.sources import open_source
+from edge_fer.sources.base import FrameSource, SourceError
+from edge_fer.tracking import Tracker, TrackingConfig, iou
+
+MARGIN = 0.05  # the CLI default, used again to rebuild crops from the logged boxes
+
+
+@pytest.fixture(scope="module")
+def clip(fer_root: Path, tmp_path_factory: pytest.TempPathFactory,
+         ) -> tuple[Path, list[list[Placement]]]:
+    """7 faces (one per class) x 3 frames, then 2 frames with two faces, then 2 empty."""
+    out = tmp_path_factory.mktemp("clip") / "faces.avi"
+    faces = fer_faces(fer_root, per_class=1)
+    _, truth = face_clip(out, faces, frames_per_face=3, blank_frames=0)
+    frames = _decode(out)
+    bg = background()
+    for k in range(2):
+        frame, placed = compose([(faces[3], 170, (60 + 4 * k, 120)),
+                                 (faces[6], 170, (380 - 4 * k, 150))], bg)
+        frames.append(frame)
+        truth.append(placed)
+    frames += [bg.copy(), bg.copy()]
+    truth += [[], []]
+    write_clip(out, frames)
+    return out, truth
+
+
+@pytest.fixture(scope="module")
+def short_clip(fer_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 faces x 2 frames: for tests about the run, not about detection."""
+    out = tmp_path_factory.mktemp("short") / "short.avi"
+    return face_clip(out, fer_faces(fer_root, per_class=1)[:3], frames_per_face=2,
+                     blank_frames=0)[0]
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_model: Path) -> Classifier:
+    return load_classifier(tiny_model)
+
+
+def _decode(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["run", *args])
+
+
+def test_run_logs_each_face_with_the_classifiers_own_label(
+        clip: tuple[Path, list[list[Placement]]], tiny_model: Path, classifier: Classifier,
+        tmp_path: Path) -> None:
+    path, truth = clip
+    log = tmp_path / "out.jsonl"
+    result = _run("--source", str(path), "--model", str(tiny_model), "--log", str(log),
+                  "--no-smoothing")
+    assert result.exit_code == 0, result.output
+    records = _records(log)
+    faces = [r for r in records if r["type"] == "face"]
+    summary = records[-1]
+
+    # One summary at the end, counting every frame of the file, none dropped.
+    assert [r["type"] for r in records].count("summary") == 1 and summary["type"] == "summary"
+    assert summary["frames_total"] == len(truth) and summary["frames_dropped"] == 0
+    assert summary["reconnects"] == 0 and summary["faces_total"] == len(faces)
+    assert set(summary["latency_ms"]) == {"decode", "detect", "crop", "classify", "log", "total"}
+
+    # A record on most face frames, every record on a real face, none on empty frames.
+    face_frames = [i for i, t in enumerate(truth) if t]
+    hit = {r["frame"] for r in faces}
+    assert len(hit & set(face_frames)) >= 0.7 * len(face_frames), (sorted(hit), face_frames)
+    for r in faces:
+        assert max(iou(tuple(r["box"]), p.box) for p in truth[r["frame"]]) > 0.4, r
+        assert r["timestamp"].endswith("Z") and r["timestamp"][:2] == "20"
+        assert set(r["latency_ms"]) == {"detect", "crop", "classify", "total"}
+    two = [r for r in faces if len(truth[r["frame"]]) == 2]
+    assert len(two) >= 2, "both faces of the two-face frames should be found"
+
+    # The same face keeps its track id over its 3 frames; the next face (in the other half
+    # of the frame) gets a new one.
+    by_face: dict[int, set[int]] = {}
+    for r in faces:
+        if len(truth[r["frame"]]) == 1:
+            by_face.setdefault(r["frame"] // 3, set()).add(r["track_id"])
+    ids = [next(iter(v)) for v in by_face.values() if len(v) == 1]
+    assert len(ids) >= 0.7 * len(by_face) and len(set(ids)) == len(ids)
+
+    # Labels and probabilities are what the classifier says on the same crops.
+    frames = _decode(path)
+    names = classifier.info.class_names
+    for r in faces:
+        batch = prepare_faces(frames[r["frame"]], [Detection(tuple(r["box"]))],
+                              classifier.resolution, CropConfig(margin=MARGIN),
+                              classifier.info.preprocessing)
+        probs = classifier.predict(batch)[0]
+        np.testing.assert_allclose([r["probs"][n] for n in names], probs, atol=2e-3)
+        top2 = np.sort(probs)[-2:]
+        if top2[1] - top2[0] > 2e-3:  # a near tie may round either way in the log
+            assert r["label"] == names[int(np.argmax(probs))]
+            assert r["confidence"] == pytest.approx(float(probs.max()), abs=2e-3)
+
+
+def _one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edge-fer: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_bad_model_profile_and_source_are_one_line_errors(
+        clip: tuple[Path, list[list[Placement]]], tiny_model: Path, tmp_path: Path) -> None:
+    path = str(clip[0])
+    log = str(tmp_path / "out.jsonl")
+    _one_line_error(_run("--source", path, "--model", str(tmp_path / "nope.keras"), "--log", log),
+                    "nope.keras", "no such model file")
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(b"\0" * 64)
+    (tmp_path / "corrupt.card.json").write_text(
+        (tiny_model.parent / "model.card.json").read_text())
+    _one_line_error(_run("--source", path, "--model", str(corrupt), "--log", log), "corrupt.tflite")
+    _one_line_error(_run("--source", path, "--model", str(tmp_path / "m.onnx"), "--log", log))
+    bad_profile = tmp_path / "profile.json"
+    bad_profile.write_text("{not json")
+    _one_line_error(_run("--source", path, "--model", str(tiny_model), "--profile",
+                         str(bad_profile), "--log", log), "profile.json", "invalid JSON")
+    _one_line_error(_run("--source", str(tmp_path / "gone.mp4"), "--model", str(tiny_model),
+                         "--log", log), "gone.mp4", "no such video file")
+    junk = tmp_path / "junk.avi"
+    junk.write_text("not a video")
+    _one_line_error(_run("--source", str(junk), "--model", str(tiny_model), "--log", log),
+                    "junk.avi", "cannot decode")
+    _one_line_error(_run("--source", "ftp://cam/x", "--model", str(tiny_model), "--log", log),
+                    "ftp")
+    _one_line_error(_run("--source", path, "--model", str(tiny_model), "--log",
+                         str(tmp_path / "no" / "dir" / "out.jsonl")), "directory does not exist")
+
+
+def test_a_video_without_frames_is_an_error_even_with_loop(tiny_model: Path,
+                                                           tmp_path: Path) -> None:
+    empty = tmp_path / "empty.avi"
+    cv2.VideoWriter(str(empty), cv2.VideoWriter.fourcc(*"MJPG"), 10, (640, 480)).release()
+    _one_line_error(_run("--source", str(empty), "--model", str(tiny_model), "--loop", "--log",
+                         str(tmp_path / "out.jsonl")), "empty.avi: no frame could be decoded")
+
+
+def test_without_a_model_the_missing_default_is_named(
+        clip: tuple[Path, list[list[Placement]]], tmp_path: Path) -> None:
+    from edge_fer.defaults import DEFAULT_MODEL_DIR, DEFAULT_MODEL_FILES
+
+    if any((DEFAULT_MODEL_DIR / n).exists() for n in DEFAULT_MODEL_FILES):
+        pytest.skip("a default model is shipped")
+    _one_line_error(_run("--source", str(clip[0]), "--log", str(tmp_path / "o.jsonl")),
+                    "no shipped default model", "--model")
+
+
+def test_a_camera_that_never_comes_gives_up_with_exit_3(tiny_model: Path, tmp_path: Path) -> None:
+    log = tmp_path / "out.jsonl"
+    result = _run("--source", "/dev/video99", "--model", str(tiny_model), "--log", str(log),
+                  "--give-up-after", "0.5")
+    assert result.exit_code == 3, result.output
+    assert "camera /dev/video99 is not present" in result.stderr
+    assert "gave up after" in result.stderr
+
+
+def test_a_full_disk_stops_the_run_with_exit_3(short_clip: Path, tiny_model: Path) -> None:
+    result = _run("--source", str(short_clip), "--model", str(tiny_model), "--log", "/dev/full")
+    assert result.exit_code == 3, result.output
+    assert result.stderr.strip() == ("edge-fer: error: /dev/full: cannot write the emotion log: "
+                                     "the disk is full; stopped so that no records are lost "
+                                     "silently")
+
+
+def test_snapshots_only_when_asked(short_clip: Path, tiny_model: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    log = work / "out.jsonl"
+    assert _run("--source", str(short_clip), "--model", str(tiny_model), "--log",
+                str(log)).exit_code == 0
+    assert sorted(p.name for p in work.rglob("*")) == ["out.jsonl"]  # no frame stored
+    snaps = work / "snaps"
+    result = _run("--source", str(short_clip), "--model", str(tiny_model), "--log", str(log),
+                  "--snapshots", str(snaps), "--snapshot-interval", "0")
+    assert result.exit_code == 0, result.output
+    jpgs = sorted(snaps.glob("*.jpg"))
+    assert 1 <= len(jpgs) <= 6  # one per face frame at interval 0
+    image = cv2.imread(str(jpgs[-1]))
+    assert image is not None and image.shape == (480, 640, 3)
+
+
+def test_max_fps_caps_the_rate_and_duration_ends_a_looping_file(
+        short_clip: Path, tiny_model: Path, tmp_path: Path) -> None:
+    log = tmp_path / "out.jsonl"
+    result = _run("--source", str(short_clip), "--model", str(tiny_model), "--log", str(log),
+                  "--loop", "--duration", "1.5", "--max-fps", "4")
+    assert result.exit_code == 0, result.output
+    summary = _records(log)[-1]
+    assert summary["type"] == "summary"
+    assert 1 <= summary["frames_total"] <= 4 * 1.5 + 1  # never faster than the cap
+
+
+def test_mtcnn_detector_end_to_end(fer_root: Path, tiny_model: Path, tmp_path: Path) -> None:
+    path, truth = face_clip(tmp_path / "short.avi", fer_faces(fer_root, per_class=1)[:3],
+                            frames_per_face=2, blank_frames=1)
+    log = tmp_path / "out.jsonl"
+    result = _run("--source", str(path), "--model", str(tiny_model), "--log", str(log),
+                  "--detector", "mtcnn")
+    assert result.exit_code == 0, result.output
+    faces = [r for r in _records(log) if r["type"] == "face"]
+    assert len({r["frame"] for r in faces}) >= 4
+    for r in faces:
+        assert max(iou(tuple(r["box"]), p.box) for p in truth[r["frame"]]) > 0.4
+
+
+# -- a source that fails, then recovers: the runner itself, behind the FrameSource interface --
+
+class _Plan:
+    """Shared by every connection attempt: which opens and which reads fail (1-based)."""
+
+    def __init__(self, fail_opens: Container[int] = (), fail_reads: Container[int] = (),
+                 stop_after_reads: tuple[int, threading.Event] | None = None) -> None:
+        self.fail_opens = fail_opens
+        self.fail_reads = fail_reads
+        self.stop_after_reads = stop_after_reads
+        self.opens = 0
+        self.reads = 0
+
+
+class _FlakyCamera(FrameSource):
+    """A real clip read like a camera whose connection fails when the plan says so."""
+
+    live = False  # read in order: the test controls exactly which reads fail
+
+    def __init__(self, clip: Path, plan: _Plan) -> None:
+        super().__init__(f"flaky {clip.name}")
+        self.inner = open_source(str(clip))
+        self.plan = plan
+
+    def open(self) -> None:
+        self.plan.opens += 1
+        if self.plan.opens in self.plan.fail_opens:
+            raise SourceError("camera not plugged in")
+        self.inner.open()
+
+    def read(self) -> np.ndarray | None:
+        self.plan.reads += 1
+        if self.plan.reads in self.plan.fail_reads:
+            raise SourceError("USB camera disconnected")
+        if self.plan.stop_after_reads and self.plan.reads == self.plan.stop_after_reads[0]:
+            self.plan.stop_after_reads[1].set()  # as a SIGTERM handler would, mid-frame
+        return self.inner.read()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _runner(clip: Path, plan: _Plan, classifier: Classifier, log: Path,
+            give_up_after: float = 30.0, stop: threading.Event | None = None) -> Runner:
+    pipeline = FramePipeline(load_detector("haar"), classifier,
+                             Tracker(TrackingConfig(smoothing=False)), CropConfig(MARGIN))
+    config = RunConfig(give_up_after=give_up_after, backoff_initial=0.01, backoff_max=0.05)
+    return Runner(lambda: _FlakyCamera(clip, plan), pipeline, open_log(str(log)), config,
+                  stop=stop)
+
+
+def test_a_camera_lost_mid_run_is_reconnected(clip: tuple[Path, list[list[Placement]]],
+                                              classifier: Classifier, tmp_path: Path) -> None:
+    path, truth = clip
+    # Read 6 fails (the camera drops out), and two reconnects fail before it is back.
+    plan = _Plan(fail_opens={2, 3}, fail_reads={6})
+    log = tmp_path / "out.jsonl"
+    with _runner(path, plan, classifier, log) as runner:
+        runner.run()
+        runner.sink.close()
+    records = _records(log)
+    summary = records[-1]
+    assert summary["reconnects"] == 1 and plan.opens == 4  # 1 + 2 failed reconnects + 1 good
+    # Before the loss 5 frames; after it the clip plays again from its first frame.
+    assert summary["frames_total"] == 5 + len(truth)
+    frames = [r["frame"] for r in records if r["type"] == "face"]
+    assert any(f < 5 for f in frames) and any(f >= 5 + 3 for f in frames)
+
+
+class _LiveFlakyCamera(_FlakyCamera):
+    """The same, read like a real camera: on a capture thread that keeps only the newest frame."""
+
+    live = True
+
+
+def test_a_live_camera_drops_stale_frames_counts_them_and_reconnects(
+        clip: tuple[Path, list[list[Placement]]], classifier: Classifier,
+        tmp_path: Path) -> None:
+    path, truth = clip
+    plan = _Plan(fail_reads={4})
+    log = tmp_path / "out.jsonl"
+    pipeline = FramePipeline(load_detector("haar"), classifier,
+                             Tracker(TrackingConfig(smoothing=False)), CropConfig(MARGIN))
+    config = RunConfig(backoff_initial=0.01, backoff_max=0.05)
+    with Runner(lambda: _LiveFlakyCamera(path, plan), pipeline, open_log(str(log)),
+                config) as runner:
+        runner.run()
+        runner.sink.close()
+    summary = _records(log)[-1]
+    assert summary["reconnects"] == 1
+    # Every frame the camera delivered is either processed or counted as dropped (how many
+    # are dropped depends on the machine's speed; tests/test_sources.py pins that down).
+    assert summary["frames_total"] + summary["frames_dropped"] == 3 + len(truth)
+
+
+def test_a_camera_missing_at_start_is_waited_for(clip: tuple[Path, list[list[Placement]]],
+                                                 classifier: Classifier, tmp_path: Path) -> None:
+    path, truth = clip
+    plan = _Plan(fail_opens={1, 2, 3})
+    log = tmp_path / "out.jsonl"
+    with _runner(path, plan, classifier, log) as runner:
+        runner.run()
+        runner.sink.close()
+    summary = _records(log)[-1]
+    assert plan.opens == 4 and summary["reconnects"] == 1
+    assert summary["frames_total"] == len(truth) and summary["faces_total"] > 0
+
+
+def test_a_camera_gone_for_good_fails_after_the_give_up_time(
+        clip: tuple[Path, list[list[Placement]]], classifier: Classifier,
+        tmp_path: Path) -> None:
+    plan = _Plan(fail_opens=range(1, 10**9))
+    runner = _runner(clip[0], plan, classifier, tmp_path / "out.jsonl", give_up_after=0.3)
+    with pytest.raises(RuntimeFailure, match="camera not plugged in; gave up after"):
+        runner.run()
+    runner.close()
+    runner.close()
+    assert plan.opens >= 2  # it did retry before giving up
+
+
+def test_the_stop_event_ends_the_loop_after_the_current_frame(
+        clip: tuple[Path, list[list[Placement]]], classifier: Classifier,
+        tmp_path: Path) -> None:
+    stop = threading.Event()
+    plan = _Plan(stop_after_reads=(3, stop))
+    log = tmp_path / "out.jsonl"
+    with _runner(clip[0], plan, classifier, log, stop=stop) as runner:
+        runner.run()
+        runner.sink.close()
+    summary = _records(log)[-1]
+    assert summary["type"] == "summary" and summary["frames_total"] == 3
