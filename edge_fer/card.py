@@ -6,13 +6,13 @@ the model was made (data, hyper-parameters, metrics, hardware). Validated once, 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge_fer.classes import CLASS_NAMES
 from edge_fer.errors import ModelError
+from edge_fer.jsonfile import load_json, save_json
 from edge_fer.preprocess import Preprocessing
 
 CARD_KIND = "edge-fer-model-card"
@@ -45,10 +45,7 @@ class ModelCard:
         }
 
     def save(self, path: str | Path) -> None:
-        p = Path(path)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
-        tmp.replace(p)  # atomic: a crash never leaves a half-written card
+        save_json(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], origin: str = "model card") -> ModelCard:
@@ -73,11 +70,4 @@ class ModelCard:
 
     @classmethod
     def load(cls, path: str | Path) -> ModelCard:
-        p = Path(path)
-        try:
-            data = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise ModelError(f"{p}: model card not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ModelError(f"{p}: unreadable model card ({e})") from None
-        return cls.from_dict(data, str(p))
+        return cls.from_dict(load_json(path, "model card", ModelError), str(path))

@@ -8,14 +8,16 @@ from edge_fer.errors import ModelError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL_DIR = PACKAGE_DIR / "models" / "default"
-# Preference order on a device: a float export that keeps Keras' accuracy, then Keras itself.
-DEFAULT_MODEL_FILES = ("model_fp16.tflite", "model_fp32.tflite", "model.keras")
 
 
 def default_model() -> Path:
-    """The shipped model edge-fer uses when no --model is given."""
-    for name in DEFAULT_MODEL_FILES:
-        p = DEFAULT_MODEL_DIR / name
-        if p.exists():
-            return p
-    raise ModelError(f"{DEFAULT_MODEL_DIR}: no shipped default model yet; pass --model")
+    """The shipped model edge-fer uses when no --model is given: its manifest, from which
+    `load_classifier` opens the preferred export whose runtime is installed (see
+    `edge_fer.manifest.PREFERENCE`)."""
+    manifest = DEFAULT_MODEL_DIR / "manifest.json"
+    if manifest.exists():
+        return manifest
+    keras_file = DEFAULT_MODEL_DIR / "model.keras"
+    if keras_file.exists():
+        return keras_file
+    raise ModelError(f"{DEFAULT_MODEL_DIR}: no shipped default model; pass --model")

@@ -8,18 +8,21 @@ Keras model or its card. The file is validated once, here; callers get typed obj
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge_fer.errors import ModelError
+from edge_fer.jsonfile import load_json, save_json
 from edge_fer.preprocess import Preprocessing
 from edge_fer.runtimes.base import ModelInfo
 
 MANIFEST_KIND = "edge-fer-manifest"
 MANIFEST_SCHEMA = 1
 MANIFEST_NAME = "manifest.json"
+# Which export a device runs when it may choose. Float exports keep Keras' accuracy (int8
+# loses about a point); TFLite first because it needs the smallest install.
+PREFERENCE = ("tflite-fp16", "tflite-fp32", "openvino-fp16", "openvino-fp32", "tflite-int8")
 
 
 def sha256_file(path: str | Path) -> str:
@@ -144,6 +147,14 @@ class Manifest:
     def find(self, file_name: str) -> Artifact | None:
         return next((a for a in self.artifacts if a.file == file_name), None)
 
+    def preferred(self, runtime: str | None = None) -> list[Artifact]:
+        """Verified artifacts (of `runtime`, if given), best first by PREFERENCE."""
+        rank = {key: i for i, key in enumerate(PREFERENCE)}
+        usable = (a for a in self.artifacts
+                  if (a.verification is None or a.verification.passed)
+                  and (runtime is None or a.runtime == runtime))
+        return sorted(usable, key=lambda a: rank.get(a.format, len(rank)))
+
     def merged(self, new: list[Artifact], source: str, created: str) -> Manifest:
         """This manifest with `new` replacing entries for the same files (others are kept)."""
         names = {a.file for a in new}
@@ -155,10 +166,7 @@ class Manifest:
                 "created": self.created, "artifacts": [a.to_dict() for a in self.artifacts]}
 
     def save(self, path: str | Path) -> None:
-        p = Path(path)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        tmp.replace(p)  # atomic: a crash never leaves a half-written manifest
+        save_json(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = MANIFEST_NAME) -> Manifest:
@@ -185,14 +193,7 @@ class Manifest:
 
     @classmethod
     def load(cls, path: str | Path) -> Manifest:
-        p = Path(path)
-        try:
-            data = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise ModelError(f"{p}: manifest not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ModelError(f"{p}: unreadable manifest ({e})") from None
-        return cls.from_dict(data, str(p))
+        return cls.from_dict(load_json(path, "manifest", ModelError), str(path))
 
 
 def info_from_manifest(manifest_file: Path, model_file: Path) -> ModelInfo:

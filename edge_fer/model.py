@@ -56,3 +56,15 @@ def build_model(arch: str = "efficientnetv2-b0", num_classes: int = 7, weights: 
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="probs",
                                  dtype="float32")(x)
     return keras.Model(inputs, outputs, name=f"edge_fer_{arch.replace('-', '_')}")
+
+
+def save_for_inference(model: Any, path: str | Path) -> None:
+    """Save the weights and graph without the optimizer's state.
+
+    Adam keeps two moments per weight, so a compiled model's file is three times the size of
+    what inference needs (72 MB instead of 24 MB for B0); resuming uses the checkpoint instead.
+    """
+    tf = import_tensorflow()
+    bare = tf.keras.models.clone_model(model)
+    bare.set_weights(model.get_weights())
+    bare.save(path)

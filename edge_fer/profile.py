@@ -17,6 +17,7 @@ from typing import Any
 from edge_fer.errors import UserInputError
 from edge_fer.fits import FIT_KINDS, Fit
 from edge_fer.hardware import ThermalReading, fingerprint
+from edge_fer.jsonfile import save_json
 
 PROFILE_KIND = "edge-fer-hardware-profile"
 PROFILE_SCHEMA = 1
@@ -399,10 +400,7 @@ class Profile:
         return {"kind": PROFILE_KIND, "schema": PROFILE_SCHEMA, **_plain(self)}
 
     def save(self, path: str | Path) -> None:
-        p = Path(path)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        tmp.replace(p)  # atomic: a crash never leaves a half-written profile
+        save_json(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = "profile") -> Profile:

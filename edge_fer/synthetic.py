@@ -169,3 +169,35 @@ def write_truth(path: Path, truth: list[list[Placement]]) -> Path:
     """The ground truth as JSON lines beside the clip (one line per frame)."""
     path.write_text("".join(json.dumps(r) + "\n" for r in truth_records(truth)))
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m edge_fer.synthetic FACES OUT.avi`: a demo clip for trying `edge-fer run`."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m edge_fer.synthetic", description=main.__doc__)
+    ap.add_argument("faces", type=Path, help="a folder of <class>/ face crops "
+                                             "(e.g. ../shared/data/fer2013/test)")
+    ap.add_argument("out", type=Path, help="the clip to write (.avi, MJPG)")
+    ap.add_argument("--per-class", type=int, default=3, help="faces taken from each class")
+    ap.add_argument("--frames-per-face", type=int, default=5)
+    args = ap.parse_args(argv)
+    try:
+        faces = interleave(fer_faces(args.faces, args.per_class, split=None))
+    except FileNotFoundError as e:
+        print(f"edge_fer.synthetic: error: {e}", file=sys.stderr)
+        return 2
+    if not faces:
+        print(f"edge_fer.synthetic: error: {args.faces}: no <class>/ folders of images",
+              file=sys.stderr)
+        return 2
+    clip, truth = face_clip(args.out, faces, frames_per_face=args.frames_per_face)
+    write_truth(clip.with_suffix(".truth.jsonl"), truth)
+    print(f"{clip}: {len(truth)} frames, {len(faces)} faces (truth: "
+          f"{clip.with_suffix('.truth.jsonl')})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -29,6 +29,7 @@ from edge_fer.classes import CLASS_NAMES
 from edge_fer.data import FaceDataset, class_weights, load_dataset, stratified_split
 from edge_fer.errors import UserInputError
 from edge_fer.hardware import machine_summary
+from edge_fer.jsonfile import save_json
 from edge_fer.metrics import Metrics, compute_metrics
 from edge_fer.preprocess import Preprocessing, prepare_batch, to_model_input
 
@@ -142,7 +143,7 @@ def train(cfg: TrainConfig, resume: bool = False,
     if not resume and (out / "model.keras").exists():
         raise UserInputError(f"{out}: already holds a model; use --resume or another --out")
 
-    from edge_fer.model import build_model
+    from edge_fer.model import build_model, save_for_inference
     from edge_fer.runtimes.keras_runtime import import_tensorflow
 
     tf = import_tensorflow()
@@ -198,7 +199,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         if improved:
             state.update(best_f1=f1, best_epoch=epoch + 1, since_best=0)
             best_metrics = metrics
-            model.save(out / "model.keras")
+            save_for_inference(model, out / "model.keras")
             _card(cfg, full, train_set, val_set, metrics, state).save(card_path_for(out / "model.keras"))
         else:
             state["since_best"] += 1
@@ -206,9 +207,7 @@ def train(cfg: TrainConfig, resume: bool = False,
                 state["plateau_scale"] *= 0.5
         state["epoch"] = epoch + 1
         model.save(ckpt_dir / "last.keras")
-        tmp = state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        tmp.replace(state_file)
+        save_json(state_file, state, indent=1)
         _append_history(out / "history.csv", row)
         eta = (cfg.epochs - epoch - 1) * elapsed
         echo(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['loss']:.4f}  acc {row['train_acc']:.4f}  "

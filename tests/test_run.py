@@ -183,11 +183,11 @@ def test_a_video_without_frames_is_an_error_even_with_loop(tiny_model: Path,
 
 
 def test_without_a_model_the_missing_default_is_named(
-        clip: tuple[Path, list[list[Placement]]], tmp_path: Path) -> None:
-    from edge_fer.defaults import DEFAULT_MODEL_DIR, DEFAULT_MODEL_FILES
+        clip: tuple[Path, list[list[Placement]]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import edge_fer.defaults
 
-    if any((DEFAULT_MODEL_DIR / n).exists() for n in DEFAULT_MODEL_FILES):
-        pytest.skip("a default model is shipped")
+    monkeypatch.setattr(edge_fer.defaults, "DEFAULT_MODEL_DIR", tmp_path / "no-models")
     _one_line_error(_run("--source", str(clip[0]), "--log", str(tmp_path / "o.jsonl")),
                     "no shipped default model", "--model")
 

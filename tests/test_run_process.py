@@ -124,7 +124,7 @@ def test_haar_and_tflite_from_a_manifest_run_without_tensorflow(
                                      str(converted / "manifest.json"), "--log", str(log))
     assert result.returncode == 0, result.stderr
     # fp16 first: it keeps Keras' accuracy at half the size; TFLite before OpenVINO.
-    assert "running model_fp16.tflite (tflite-fp16)" in result.stderr
+    assert f"running {converted / 'model_fp16.tflite'} (tflite runtime)" in result.stderr
     records = _records(log)
     assert records[-1]["type"] == "summary" and records[-1]["frames_total"] == 6
     assert any(r["type"] == "face" for r in records)
@@ -137,7 +137,7 @@ def test_manifest_honours_a_forced_runtime(converted: Path, short_clip: Path,
     result = _run_without_tensorflow("--source", str(short_clip), "--manifest", str(converted),
                                      "--runtime", "openvino", "--log", str(log))
     assert result.returncode == 0, result.stderr  # a folder works as well as its manifest.json
-    assert "running model_fp16.xml (openvino-fp16)" in result.stderr
+    assert f"running {converted / 'model_fp16.xml'} (openvino runtime)" in result.stderr
     result = _run_without_tensorflow("--source", str(short_clip), "--manifest", str(converted),
                                      "--runtime", "keras", "--log", str(log))
     assert result.returncode == 2

@@ -175,3 +175,24 @@ def test_missing_openvino_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "openvino", None)
     with pytest.raises(MissingDependencyError, match=r"edge-fer\[openvino\]"):
         openvino_runtime.import_openvino()
+
+
+def test_a_manifest_or_its_folder_opens_the_preferred_export(converted: Path) -> None:
+    with load_classifier(converted) as chosen:
+        assert chosen.path == converted / "model_fp16.tflite"  # first in PREFERENCE
+    with load_classifier(converted / "manifest.json", runtime="openvino") as chosen:
+        assert chosen.path == converted / "model_fp16.xml"
+
+
+def test_a_manifest_skips_exports_that_failed_verification(converted: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "exports"
+    shutil.copytree(converted, folder)
+    data = json.loads((folder / "manifest.json").read_text())
+    for a in data["artifacts"]:
+        if a["format"] == "tflite-fp16":
+            a["verification"]["passed"] = False
+    (folder / "manifest.json").write_text(json.dumps(data))
+    with load_classifier(folder) as chosen:
+        assert chosen.path == folder / "model_fp32.tflite"

@@ -172,7 +172,8 @@ def _open_model(resources: ExitStack, model_file: str | None, arch: str | None,
     if model_file is None:
         from edge_fer.defaults import default_model
 
-        model_file = str(default_model())
+        with load_classifier(default_model(), runtime, threads) as chosen:
+            model_file = str(chosen.path)
     inferred = runtime_for_path(model_file)
     if runtime is not None and runtime != inferred:
         raise UserInputError(f"{model_file}: a {inferred} model cannot run on --runtime {runtime}")

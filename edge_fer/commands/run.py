@@ -16,19 +16,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
-
 if TYPE_CHECKING:
     from edge_fer.profile import Profile
     from edge_fer.runtimes.base import Classifier
 
 log = logging.getLogger(__name__)
-
-# --manifest: the artifact a device runs when it may choose. Float exports keep Keras' accuracy
-# (int8 loses about a point); TFLite first because it needs the smallest install.
-MANIFEST_PREFERENCE = ("tflite-fp16", "tflite-fp32", "openvino-fp16", "openvino-fp32",
-                       "tflite-int8")
-
 
 def _env(name: str) -> str:
     return f"EDGE_FER_{name}"
@@ -228,43 +220,12 @@ def _load_model(model: str | None, manifest: str | None, runtime: str | None,
                 threads: int | None, resolution: int | None) -> Classifier:
     from edge_fer.runtimes import load_classifier
 
-    if manifest:
-        return _load_from_manifest(Path(manifest), runtime, threads, resolution)
-    if model:
-        path = Path(model)
+    if model or manifest:
+        path = Path(model or manifest or "")
     else:
         from edge_fer.defaults import default_model
 
         path = default_model()
-    return load_classifier(path, runtime, threads, resolution)
-
-
-def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
-                        resolution: int | None) -> Classifier:
-    """The first artifact in MANIFEST_PREFERENCE whose runtime is installed on this device."""
-    from edge_fer.manifest import Manifest
-    from edge_fer.runtimes import load_classifier
-
-    if path.is_dir():
-        path = path / "manifest.json"
-    listing = Manifest.load(path)
-    rank = {key: i for i, key in enumerate(MANIFEST_PREFERENCE)}
-    candidates = sorted((a for a in listing.artifacts
-                         if (a.verification is None or a.verification.passed)
-                         and (runtime is None or a.runtime == runtime)),
-                        key=lambda a: rank.get(a.format, len(rank)))
-    if not candidates:
-        raise ModelError(f"{path}: no verified model"
-                         + (f" for the {runtime} runtime" if runtime else ""))
-    missing: list[str] = []
-    for artifact in candidates:
-        try:
-            classifier = load_classifier(path.parent / artifact.file, artifact.runtime, threads,
-                                         resolution)
-        except MissingDependencyError as e:
-            missing.append(f"{artifact.file} ({e.package})")
-            continue
-        log.info("%s: running %s (%s)", path, artifact.file, artifact.format)
-        return classifier
-    raise UserInputError(f"{path}: no runtime installed for any of its models: "
-                         + ", ".join(missing))
+    classifier = load_classifier(path, runtime, threads, resolution)
+    log.info("running %s (%s runtime)", classifier.path, classifier.key)
+    return classifier

@@ -16,7 +16,7 @@ from types import TracebackType
 import numpy as np
 
 from edge_fer.card import ModelCard, card_path_for
-from edge_fer.errors import ModelError, UserInputError
+from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.preprocess import Preprocessing
 
 
@@ -37,6 +37,7 @@ class Classifier(ABC):
 
     def __init__(self, info: ModelInfo) -> None:
         self.info = info
+        self.path: Path | None = None  # the file it was loaded from (set by load_classifier)
 
     @property
     @abstractmethod
@@ -113,10 +114,17 @@ def read_model_info(path: str | Path) -> ModelInfo:
 
 def load_classifier(path: str | Path, runtime: str | None = None, threads: int | None = None,
                     resolution: int | None = None) -> Classifier:
-    """Open a model file with the runtime chosen by key (or by the file's suffix)."""
+    """Open a model file with the runtime chosen by key (or by the file's suffix).
+
+    A `manifest.json` from `edge-fer convert`, or its folder, opens the export it prefers
+    among those whose runtime is installed here.
+    """
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{p}: no such model file")
+    if p.is_dir() or p.name == "manifest.json":
+        return _load_from_manifest(p / "manifest.json" if p.is_dir() else p, runtime, threads,
+                                   resolution)
     key = runtime or runtime_for_path(p)
     if key not in RUNTIMES:
         raise UserInputError(f"unknown runtime '{key}' (choose from {', '.join(RUNTIMES)})")
@@ -124,6 +132,24 @@ def load_classifier(path: str | Path, runtime: str | None = None, threads: int |
     module = importlib.import_module(module_name)
     cls = getattr(module, class_name)
     classifier: Classifier = cls(p, read_model_info(p), threads=threads)
+    classifier.path = p
     if resolution is not None and resolution != classifier.resolution:
         classifier.set_resolution(resolution)
     return classifier
+
+
+def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
+                        resolution: int | None) -> Classifier:
+    """The first of the manifest's preferred exports whose runtime is installed here."""
+    from edge_fer.manifest import Manifest
+
+    candidates = Manifest.load(path).preferred(runtime)
+    if not candidates:
+        raise ModelError(f"{path}: no verified model" + (f" for the {runtime} runtime" if runtime else ""))
+    missing: list[str] = []
+    for artifact in candidates:
+        try:
+            return load_classifier(path.parent / artifact.file, artifact.runtime, threads, resolution)
+        except MissingDependencyError as e:
+            missing.append(f"{artifact.file} ({e.package})")
+    raise UserInputError(f"{path}: no runtime installed for any of its models: " + ", ".join(missing))
