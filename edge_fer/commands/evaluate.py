@@ -9,8 +9,9 @@ import click
 
 
 @click.command("evaluate")
-@click.option("--model", type=click.Path(exists=True, dir_okay=False),
-              help="A .keras, .tflite or OpenVINO .xml model [default: the shipped model].")
+@click.option("--model", type=click.Path(exists=True),
+              help="A .keras, .tflite or OpenVINO .xml model, or a manifest.json or its folder "
+                   "[default: the shipped model].")
 @click.option("--data", required=True, type=click.Path(exists=True),
               help="Labelled faces: an image-folder tree or a FER2013 CSV.")
 @click.option("--usage", help="With a CSV: Training, PublicTest or PrivateTest.")

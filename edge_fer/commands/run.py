@@ -47,7 +47,8 @@ def _size(text: str | None) -> tuple[int, int] | None:
               show_envvar=True, type=click.Choice(["haar", "mtcnn"]),
               help="Face detector: haar (OpenCV, light) or mtcnn (needs edge-fer[mtcnn]).")
 @click.option("--model", metavar="FILE", envvar=_env("MODEL"), show_envvar=True,
-              help="A .tflite, OpenVINO .xml or .keras model [default: the shipped model].")
+              help="A .tflite, OpenVINO .xml or .keras model, or a manifest.json or its folder "
+                   "[default: the shipped model].")
 @click.option("--manifest", metavar="FILE", envvar=_env("MANIFEST"), show_envvar=True,
               help="A manifest.json from `edge-fer convert`: run its preferred model.")
 @click.option("--runtime", envvar=_env("RUNTIME"), show_envvar=True,
