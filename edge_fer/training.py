@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -60,6 +61,21 @@ class TrainConfig:
     seed: int = 0
     limit: int | None = None
     threads: int | None = None
+
+
+_OPTION_NAMES = {"learning_rate": "lr"}
+_NOT_OPTIONS = ("data", "out", "min_lr")  # min_lr has no option: it is always the default
+
+
+def train_command(cfg: TrainConfig) -> str:
+    """The `edge-fer train` command line that reproduces `cfg` (recorded in the model card)."""
+    defaults = TrainConfig(data="", out="")
+    words = ["edge-fer", "train", "--data", cfg.data, "--out", cfg.out]
+    for key, value in asdict(cfg).items():
+        if key in _NOT_OPTIONS or (value == getattr(defaults, key) and key != "resolution"):
+            continue
+        words += [f"--{_OPTION_NAMES.get(key, key).replace('_', '-')}", str(value)]
+    return shlex.join(words)
 
 
 def learning_rate(cfg: TrainConfig, epoch: int, plateau_scale: float) -> float:
@@ -253,6 +269,7 @@ def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: 
                  "train_counts": train_set.counts(), "val_counts": val_set.counts(),
                  "val_fraction": cfg.val_fraction, "limit": cfg.limit},
         "seed": cfg.seed,
+        "command": train_command(cfg),
         "hyperparameters": {k: v for k, v in asdict(cfg).items() if k not in ("data", "out")},
         "augmentation": aug.to_dict() if aug else None,
         "training": {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1,

@@ -101,3 +101,19 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, fer_root: Path) ->
     other_res = TrainConfig(**{**cfg.__dict__, "epochs": 3, "resolution": 48})
     with pytest.raises(UserInputError, match="same settings"):
         train(other_res, resume=True, echo=lambda s: None)
+
+
+def test_the_card_command_reproduces_the_configuration() -> None:
+    import shlex
+
+    from edge_fer.commands.train import command
+    from edge_fer.training import TrainConfig, train_command
+
+    cfg = TrainConfig(data="../shared/data/fer2013/train", out="runs/a b", resolution=96,
+                      epochs=60, augment="medium", learning_rate=5e-4, limit=500)
+    words = shlex.split(train_command(cfg))
+    assert words[:2] == ["edge-fer", "train"]
+    params = command.make_context("train", words[2:]).params
+    for key, value in vars(cfg).items():
+        if key != "min_lr":  # not an option
+            assert params[key] == value, key

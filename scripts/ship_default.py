@@ -1,0 +1,144 @@
+"""Ship a trained run as edge-fer's default model (a maintainers' step, run from the repo root).
+
+    .venv/bin/python scripts/ship_default.py RUN_DIR --test ../shared/data/fer2013/test [--keras]
+
+RUN_DIR is an `edge-fer train --out` folder. Into edge_fer/models/default/ it writes the
+fp16 TFLite export (converted and verified by `edge-fer convert`, with its manifest), with
+--keras the Keras model itself (without optimizer state) and its card, then scores the
+default on the test split (`edge-fer evaluate`, the only time test is used) and writes
+MODEL_CARD.md from the card, the manifest and that evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEST = REPO / "edge_fer" / "models" / "default"
+EDGE_FER = [sys.executable, "-m", "edge_fer"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--test", type=Path, required=True, help="the test split (scored once)")
+    ap.add_argument("--keras", action="store_true", help="ship the Keras model too")
+    ap.add_argument("--note", default="", help="a sentence for the top of MODEL_CARD.md")
+    args = ap.parse_args()
+    model, card = args.run_dir / "model.keras", args.run_dir / "model.card.json"
+    for f in (model, card):
+        if not f.exists():
+            sys.exit(f"ship_default: {f}: not found")
+
+    if DEST.exists():
+        shutil.rmtree(DEST)
+    DEST.mkdir(parents=True)
+    staged = (DEST / "model.keras").relative_to(REPO)  # the manifest records this path
+    _strip_optimizer(model, REPO / staged)
+    shutil.copy(card, DEST / "model.card.json")
+    subprocess.run([*EDGE_FER, "convert", "--model", str(staged), "--formats", "tflite-fp16",
+                    "--out", str(DEST.relative_to(REPO))], check=True, cwd=REPO)
+    if not args.keras:
+        (REPO / staged).unlink()
+        (DEST / "model.card.json").unlink()
+    subprocess.run([*EDGE_FER, "evaluate", "--data", str(args.test),
+                    "--json", str(DEST / "test_metrics.json"),
+                    "--png", str(DEST / "test_confusion.png")], check=True)
+    _write_model_card(json.loads(card.read_text()),
+                      json.loads((DEST / "manifest.json").read_text()),
+                      json.loads((DEST / "test_metrics.json").read_text()), args)
+    sizes = sum(f.stat().st_size for f in DEST.iterdir())
+    print(f"shipped {DEST} ({sizes / 1e6:.1f} MB)")
+    return 0
+
+
+def _strip_optimizer(src: Path, dest: Path) -> None:
+    from edge_fer.model import save_for_inference
+    from edge_fer.runtimes.keras_runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    save_for_inference(tf.keras.models.load_model(src, compile=False), dest)
+
+
+def _train_command(card: dict) -> str:
+    """The card's command; cards written before it was recorded: rebuilt from its settings."""
+    if "command" in card:
+        return str(card["command"])
+    from edge_fer.training import TrainConfig, train_command
+
+    hp = {k: v for k, v in card["hyperparameters"].items() if k in TrainConfig.__dataclass_fields__}
+    return train_command(TrainConfig(data=card["data"]["source"], out="runs/default", **hp))
+
+
+def _metrics_table(m: dict) -> list[str]:
+    rows = ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for name, c in m["per_class"].items():
+        rows.append(f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} "
+                    f"| {c['support']} |")
+    for avg in ("macro", "micro", "weighted"):
+        a = m["averages"][avg]
+        rows.append(f"| *{avg}* | {a['precision']:.3f} | {a['recall']:.3f} | {a['f1']:.3f} "
+                    f"| {m['n']} |")
+    return rows
+
+
+def _confusion(m: dict) -> list[str]:
+    names = m["class_names"]
+    rows = ["| true \\ predicted | " + " | ".join(names) + " |",
+            "|---" * (len(names) + 1) + "|"]
+    for name, row in zip(names, m["confusion_matrix"]):
+        rows.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    return rows
+
+
+def _write_model_card(card: dict, manifest: dict, test: dict, args: argparse.Namespace) -> None:
+    tr, hw = card["training"], card["hardware"]
+    val = card["validation"]
+    lines = ["# The default model", ""]
+    if args.note:
+        lines += [args.note, ""]
+    lines += [
+        f"EfficientNetV2 (`{card['arch']}`) at {card['resolution']} px, trained from scratch "
+        f"(weights `{card['weights_init']}`) by edge-fer {card['edge_fer_version']} "
+        f"(TensorFlow {card['tensorflow_version']}) on {card['data']['source']} "
+        f"(sha256 {card['data']['sha256'][:12]}...; {val['n']} faces held out for validation).",
+        "",
+        "## How it was trained", "",
+        "```bash", _train_command(card) + "   # add --resume to continue after a stop", "```", "",
+        f"- Epochs: best epoch {tr['best_epoch']} of {tr['epochs_run']} run "
+        f"({tr['epochs_planned']} planned); wall time {tr['wall_time_s'] / 3600:.1f} h "
+        f"(a shared machine: other jobs ran beside it).",
+        f"- Hardware: {hw['cpu']}, {hw['cores']} cores, {hw['arch']}, {hw['os']}, "
+        f"Python {hw['python']}, no GPU.",
+        f"- Hyper-parameters: `{json.dumps(card['hyperparameters'])}`",
+        "",
+        "## Files", "",
+        "| file | format | size | verified against Keras |", "|---|---|---|---|",
+    ]
+    for a in manifest["artifacts"]:
+        v = a.get("verification") or {}
+        lines.append(f"| {a['file']} | {a['format']} | {a['size'] / 1e6:.1f} MB | "
+                     f"top-1 agreement {v.get('agreement', float('nan')):.1%} on "
+                     f"{v.get('samples', '?')} faces, max prob. diff "
+                     f"{v.get('max_abs_diff', float('nan')):.4f} |")
+    lines += [
+        "", "`edge-fer run` and `edge-fer evaluate` open `manifest.json` and run its preferred "
+        "export.", "",
+        f"## Validation (selects the epoch): accuracy {val['accuracy']:.1%}, macro-F1 "
+        f"{val['macro_f1']:.3f}", "", *_metrics_table(val), "",
+        f"## Test ({args.test}, scored once, never used for selection): accuracy "
+        f"{test['accuracy']:.1%}, macro-F1 {test['macro_f1']:.3f}", "",
+        "```bash", f"edge-fer evaluate --data {args.test} --json m.json", "```", "",
+        *_metrics_table(test), "", *_confusion(test), "",
+        "![confusion matrix on test](test_confusion.png)", "",
+    ]
+    (DEST / "MODEL_CARD.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
