@@ -42,14 +42,9 @@ class CurveClassifier(Classifier):
         self.visited: list[int] = []  # set_resolution calls, in order
         self.calls = 0
 
-    @property
-    def resolution(self) -> int:
-        return self._resolution
-
-    def set_resolution(self, resolution: int) -> None:
+    def _resize_input(self, resolution: int) -> None:
         if resolution < self.smallest:
             raise ModelError(f"cannot resize the input to {resolution} px")
-        self._resolution = resolution
         self.visited.append(resolution)
 
     def _predict(self, faces: np.ndarray) -> np.ndarray:

@@ -55,7 +55,8 @@ def _size(text: str | None) -> tuple[int, int] | None:
               type=click.Choice(["keras", "tflite", "openvino"]),
               help="Force a runtime [default: by the model's file suffix].")
 @click.option("--threads", envvar=_env("THREADS"), show_envvar=True,
-              type=click.IntRange(min=1), help="Classifier threads [default: the runtime's].")
+              type=click.IntRange(min=1),
+              help="Classifier threads [default: the profile's, else all usable cores].")
 @click.option("--profile", "profile_file", metavar="FILE", envvar=_env("PROFILE"), show_envvar=True,
               help="A hardware profile: classify at the resolution it chose "
                    "[default: the model's own resolution].")
@@ -150,6 +151,8 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
         open_source(source, size)  # a malformed source fails now, before the slow model load
         profile = _load_profile(profile_file) if profile_file else None
         resolution = profile.chosen_resolution if profile is not None else None
+        if profile is not None and threads is None:
+            threads = profile.settings.threads  # the pick holds for the threads it was timed with
         sink = stack.enter_context(open_log(log_target, int(log_max_mb * 1024 * 1024),
                                             log_backups))
         snapshots = (SnapshotWriter(snapshot_dir, snapshot_interval)

@@ -38,15 +38,26 @@ class Classifier(ABC):
     def __init__(self, info: ModelInfo) -> None:
         self.info = info
         self.path: Path | None = None  # the file it was loaded from (set by load_classifier)
+        self._resolution = 0
+        self._fixed: int | None = None  # the one input size of a file exported for one size
 
     @property
-    @abstractmethod
     def resolution(self) -> int:
         """The input side length the model takes now."""
+        return self._resolution
 
-    @abstractmethod
     def set_resolution(self, resolution: int) -> None:
         """Reshape the model's input to (resolution, resolution); raises ModelError if it cannot."""
+        resolution = int(resolution)
+        if self._fixed is not None and resolution != self._fixed:
+            raise ModelError(f"{self.path or self.info.arch}: this {self.key} model has a fixed "
+                             f"input of {self._fixed} px; export one file per resolution")
+        self._resize_input(resolution)
+        self._resolution = resolution
+
+    @abstractmethod
+    def _resize_input(self, resolution: int) -> None:
+        """Prepare the runtime for (resolution, resolution) inputs (self.resolution is still the old one)."""
 
     @abstractmethod
     def _predict(self, faces: np.ndarray) -> np.ndarray:

@@ -51,14 +51,8 @@ class KerasClassifier(Classifier):
         self._batch = batch_size
         self._fn = tf.function(lambda x: self._model(x, training=False), reduce_retracing=True)
 
-    @property
-    def resolution(self) -> int:
-        return self._resolution
-
-    def set_resolution(self, resolution: int) -> None:
-        if self._fixed is not None and resolution != self._fixed:
-            raise ModelError(f"this Keras model has a fixed input of {self._fixed} px")
-        self._resolution = int(resolution)
+    def _resize_input(self, resolution: int) -> None:
+        pass  # a Keras function traces each new input shape on its first call
 
     def _predict(self, faces: np.ndarray) -> np.ndarray:
         out = [np.asarray(self._fn(to_model_input(faces[i:i + self._batch])))

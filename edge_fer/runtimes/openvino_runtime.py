@@ -72,23 +72,13 @@ class OpenVINOClassifier(Classifier):
         self._fixed = in_shape[1].get_length() if in_shape[1].is_static else None
         self._single: Any = None
         self._batched: Any = None
-        self._resolution = 0
         self.set_resolution(int(self._fixed or info.resolution))
 
-    @property
-    def resolution(self) -> int:
-        return self._resolution
-
-    def set_resolution(self, resolution: int) -> None:
-        resolution = int(resolution)
+    def _resize_input(self, resolution: int) -> None:
         if resolution == self._resolution and self._single is not None:
             return
-        if self._fixed is not None and resolution != self._fixed:
-            raise ModelError(f"{self._path}: this OpenVINO model has a fixed input of "
-                             f"{self._fixed} px")
         self._single = self._compile(1, resolution)
         self._batched = None  # compiled on the first batch of more than one face
-        self._resolution = resolution
 
     def _compile(self, batch: int, resolution: int) -> Any:
         """An infer request for (batch, r, r, 3); batch -1 = dynamic.
