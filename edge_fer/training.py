@@ -177,22 +177,33 @@ def train(cfg: TrainConfig, resume: bool = False,
     dataset = _train_dataset(tf, train_set, cfg, sw)
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    rewarm = False
     if resume:
         state = json.loads(state_file.read_text())
         saved_cfg = state["config"]
         if saved_cfg.get("resolution") != cfg.resolution or saved_cfg.get("arch") != cfg.arch:
             raise UserInputError(f"{out}: checkpoint is {saved_cfg.get('arch')} at "
                                  f"{saved_cfg.get('resolution')} px; resume with the same settings")
-        model = tf.keras.models.load_model(ckpt_dir / "last.keras")
-        model.jit_compile = False  # not restored from the file; see compile() below
-        echo(f"resuming after epoch {state['epoch']} (best val macro-F1 {state['best_f1']:.4f})")
+        if (ckpt_dir / "last.keras").exists():
+            model = tf.keras.models.load_model(ckpt_dir / "last.keras")
+            model.jit_compile = False  # not restored from the file; see _compile()
+            echo(f"resuming after epoch {state['epoch']} (best val macro-F1 {state['best_f1']:.4f})")
+        else:
+            # Only the best weights travelled (a run restored from a shipped model, see
+            # scripts/restore_run.py), not Adam's moments: go on from the best epoch with a
+            # fresh optimizer whose first epoch ramps the learning rate up again.
+            if not (out / "model.keras").exists():
+                raise UserInputError(f"{out}: nothing to resume (no checkpoint/last.keras "
+                                     "and no model.keras)")
+            model = _compile(tf, tf.keras.models.load_model(out / "model.keras", compile=False), cfg)
+            state = rewind_state(state)
+            _write_history(out / "history.csv", state["history"])
+            rewarm = True
+            echo(f"resuming after epoch {state['epoch']} from the best weights, with a fresh "
+                 f"optimizer (best val macro-F1 {state['best_f1']:.4f})")
     else:
-        model = build_model(cfg.arch, len(CLASS_NAMES), cfg.weights, cfg.dropout, cfg.resolution)
-        # Keras' jit_compile="auto" turns XLA on for CPUs too, where it trained EfficientNetV2-B0
-        # 2.5x slower (30 against 76 images/s at 64 px, batch 64, on a 2-core AVX2 EPYC).
-        model.compile(optimizer=tf.keras.optimizers.Adam(cfg.learning_rate),
-                      loss=tf.keras.losses.CategoricalCrossentropy(),
-                      weighted_metrics=["accuracy"], jit_compile=False)
+        model = _compile(tf, build_model(cfg.arch, len(CLASS_NAMES), cfg.weights, cfg.dropout,
+                                         cfg.resolution), cfg)
         state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "plateau_scale": 1.0,
                  "since_best": 0, "history": [], "wall_s": 0.0}
     state["config"] = asdict(cfg)
@@ -203,8 +214,10 @@ def train(cfg: TrainConfig, resume: bool = False,
         t0 = time.perf_counter()
         lr = learning_rate(cfg, epoch, state["plateau_scale"])
         model.optimizer.learning_rate.assign(lr)
+        callbacks = [_linear_ramp(tf, lr, len(dataset))] if rewarm else []
+        rewarm = False
         hist = model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
-                         verbose=1 if interactive else 0)
+                         verbose=1 if interactive else 0, callbacks=callbacks)
         probs = _predict(model, val_set.images, cfg.resolution)
         metrics = compute_metrics(val_set.labels, probs.argmax(1), CLASS_NAMES)
         f1 = metrics.averages()["macro"]["f1"]
@@ -250,12 +263,50 @@ def train(cfg: TrainConfig, resume: bool = False,
     return out / "model.keras"
 
 
+def _compile(tf: Any, model: Any, cfg: TrainConfig) -> Any:
+    # Keras' jit_compile="auto" turns XLA on for CPUs too, where it trained EfficientNetV2-B0
+    # 2.5x slower (30 against 76 images/s at 64 px, batch 64, on a 2-core AVX2 EPYC).
+    model.compile(optimizer=tf.keras.optimizers.Adam(cfg.learning_rate),
+                  loss=tf.keras.losses.CategoricalCrossentropy(),
+                  weighted_metrics=["accuracy"], jit_compile=False)
+    return model
+
+
+def rewind_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The training state as it was right after the best epoch (whose weights are model.keras)."""
+    best = int(state["best_epoch"])
+    history = [row for row in state["history"] if int(row["epoch"]) <= best]
+    return dict(state, epoch=best, since_best=0, history=history,
+                wall_s=sum(float(row["seconds"]) for row in history))
+
+
+def _linear_ramp(tf: Any, lr: float, steps: int) -> Any:
+    """A Keras callback raising the learning rate linearly to `lr` over `steps` batches.
+
+    A fresh Adam's first steps move every weight by about the learning rate; ramping keeps a
+    trained network from being shaken out of its minimum when the optimizer state is lost.
+    """
+
+    class Ramp(tf.keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            if batch < steps:
+                self.model.optimizer.learning_rate.assign(lr * (batch + 1) / steps)
+
+    return Ramp()
+
+
 def _append_history(path: Path, row: dict[str, Any]) -> None:
     new = not path.exists()
     with path.open("a") as f:
         if new:
             f.write(",".join(row) + "\n")
         f.write(",".join(str(v) for v in row.values()) + "\n")
+
+
+def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.unlink(missing_ok=True)
+    for row in rows:
+        _append_history(path, row)
 
 
 def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: FaceDataset,

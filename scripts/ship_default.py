@@ -4,7 +4,8 @@
 
 RUN_DIR is an `edge-fer train --out` folder. Into edge_fer/models/default/ it writes the
 fp16 TFLite export (converted and verified by `edge-fer convert`, with its manifest), with
---keras the Keras model itself (without optimizer state) and its card, then scores the
+--keras the Keras model itself (without optimizer state), its card and the training state
+(scripts/restore_run.py makes a resumable run folder of them), then scores the
 default on the test split (`edge-fer evaluate`, the only time test is used) and writes
 MODEL_CARD.md from the card, the manifest and that evaluation.
 """
@@ -43,7 +44,10 @@ def main() -> int:
     shutil.copy(card, DEST / "model.card.json")
     subprocess.run([*EDGE_FER, "convert", "--model", str(staged), "--formats", "tflite-fp16",
                     "--out", str(DEST.relative_to(REPO))], check=True, cwd=REPO)
-    if not args.keras:
+    if args.keras:
+        # What a later session needs to go on training (scripts/restore_run.py).
+        shutil.copy(args.run_dir / "checkpoint" / "state.json", DEST / "training_state.json")
+    else:
         (REPO / staged).unlink()
         (DEST / "model.card.json").unlink()
     subprocess.run([*EDGE_FER, "evaluate", "--data", str(args.test),

@@ -103,6 +103,28 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, fer_root: Path) ->
         train(other_res, resume=True, echo=lambda s: None)
 
 
+@pytest.mark.slow
+def test_resume_from_the_best_weights_alone(tmp_path: Path, fer_root: Path) -> None:
+    """A run restored from a shipped model has no optimizer checkpoint: it goes on from the best epoch."""
+    cfg = TrainConfig(data=str(fer_root / "train"), out=str(tmp_path), resolution=32, epochs=2,
+                      batch_size=32, limit=150, warmup_epochs=0, augment="none", seed=3)
+    train(cfg, echo=lambda s: None)
+    ckpt = tmp_path / "checkpoint"
+    best = json.loads((ckpt / "state.json").read_text())["best_epoch"]
+    (ckpt / "last.keras").unlink()
+    lines: list[str] = []
+    train(TrainConfig(**{**cfg.__dict__, "epochs": 3}), resume=True, echo=lines.append)
+    assert any(f"resuming after epoch {best} from the best weights" in s for s in lines)
+    state = json.loads((ckpt / "state.json").read_text())
+    assert state["epoch"] == 3
+    assert [row["epoch"] for row in state["history"]] == list(range(1, 4))
+    assert (tmp_path / "history.csv").read_text().count("\n") == 4
+    (ckpt / "last.keras").unlink()
+    (tmp_path / "model.keras").unlink()
+    with pytest.raises(UserInputError, match="nothing to resume"):
+        train(TrainConfig(**{**cfg.__dict__, "epochs": 4}), resume=True, echo=lambda s: None)
+
+
 def test_the_card_command_reproduces_the_configuration() -> None:
     import shlex
 

@@ -1,0 +1,46 @@
+"""Lay out a resumable `edge-fer train --out` folder from a shipped model (a maintainers' step).
+
+    .venv/bin/python scripts/restore_run.py edge_fer/models/default runs/default
+    edge-fer train <the card's command> --resume
+
+Training from scratch on a small CPU spans sessions, and a session's run folder does not
+outlive its machine. What does travel is what `scripts/ship_default.py --keras` commits: the
+best Keras model, its card and `training_state.json`. From those this writes RUN_DIR with
+model.keras, model.card.json and checkpoint/state.json; `--resume` then goes on from the best
+epoch with a fresh optimizer (Adam's moments are not shipped: they would triple the model's
+size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("shipped", type=Path, help="a folder shipped with --keras")
+    ap.add_argument("run_dir", type=Path, help="the edge-fer train --out folder to create")
+    args = ap.parse_args()
+    needed = [args.shipped / n for n in ("model.keras", "model.card.json", "training_state.json")]
+    missing = [str(f) for f in needed if not f.exists()]
+    if missing:
+        sys.exit(f"restore_run: {', '.join(missing)}: not found (ship with --keras)")
+    if (args.run_dir / "model.keras").exists():
+        sys.exit(f"restore_run: {args.run_dir}: already holds a model")
+    state = json.loads(needed[2].read_text())
+    (args.run_dir / "checkpoint").mkdir(parents=True, exist_ok=True)
+    shutil.copy(needed[0], args.run_dir / "model.keras")
+    shutil.copy(needed[1], args.run_dir / "model.card.json")
+    shutil.copy(needed[2], args.run_dir / "checkpoint" / "state.json")
+    command = json.loads(needed[1].read_text())["command"]
+    print(f"{args.run_dir}: resumable after epoch {state['best_epoch']} of "
+          f"{state['config']['epochs']}; go on with (--out {args.run_dir}):\n  {command} --resume")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
