@@ -57,6 +57,7 @@ PAPER_RESOLUTIONS = (12, 48, 66, 84, 100, 128, 143, 162, 224, 299)
 MAX_RESOLUTION = 1024
 EXTEND_FACTOR = 1.25  # each extra step above the sweep when the budget is not reached yet
 MAX_ATTEMPTS = 12
+CHECK_ROUNDS = 3  # profile check: the median of this many measurements decides
 
 Clock = Callable[[], float]
 Progress = Callable[[str], None]
@@ -359,9 +360,18 @@ def profile_workload(workload: Workload, settings: SweepSettings, model: ModelId
 
 
 def remeasure(workload: Workload, settings: SweepSettings, resolution: int,
-              clock: Clock = time.perf_counter) -> Measurement:
-    """One measurement with a profile's settings, for `edge-fer profile check`."""
-    return Timer(workload, settings, clock).measure(resolution)
+              clock: Clock = time.perf_counter, rounds: int = CHECK_ROUNDS) -> Measurement:
+    """The median of `rounds` measurements (by the profile's statistic), for `profile check`.
+
+    A check passes or fails on one figure, and one burst of slow calls (a neighbour process,
+    the first second after loading) can lift a one-second window's p90 over the budget: seen
+    here as a p90 of 10.1 ms against a median of 7.9 ms, at a pick measured 7.9 ms when
+    profiled. The median round ignores one such burst; a device slower throughout still fails.
+    """
+    timer = Timer(workload, settings, clock)
+    measured = sorted((timer.measure(resolution) for _ in range(rounds)),
+                      key=lambda m: m.stat(settings.statistic))
+    return measured[len(measured) // 2]
 
 
 def make_workload(classifier: Classifier, settings: SweepSettings,

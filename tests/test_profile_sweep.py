@@ -13,6 +13,7 @@ from edge_fer.profiler import (
     Timer,
     closed_loop_pick,
     profile_workload,
+    remeasure,
     summarize,
     sweep,
     time_calls,
@@ -55,6 +56,16 @@ def test_time_calls_reaches_both_the_count_and_the_time() -> None:
     assert len(calls) == 3 + 4  # warm-up calls are made but not timed
     samples = time_calls(quarter_second, warmup=0, min_repeats=6, min_seconds=0.5, clock=clock)
     assert len(samples) == 6  # the count decided
+
+
+def test_check_measures_three_rounds_and_one_slow_burst_does_not_decide() -> None:
+    clock = FakeClock()
+    rounds_ms = iter([20.0] * 7 + [5.0] * 14)  # one round of 7 calls (2 warm-up + 5) is slow
+    clf = CurveClassifier(clock, lambda r: next(rounds_ms))
+    m = remeasure(ClassifierWorkload(clf, 1), settings(), 96, clock=clock)
+    assert clf.calls == 3 * 7 and m.p90_ms == pytest.approx(5.0)
+    slow = CurveClassifier(clock, lambda r: 20.0 if slow.calls % 3 else 5.0)
+    assert remeasure(ClassifierWorkload(slow, 1), settings(), 96, clock=clock).p90_ms == 20.0
 
 
 def test_summarize_statistics() -> None:
