@@ -217,7 +217,8 @@ def train(cfg: TrainConfig, resume: bool = False,
         callbacks = [_linear_ramp(tf, lr, len(dataset))] if rewarm else []
         rewarm = False
         hist = model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
-                         verbose=1 if interactive else 0, callbacks=callbacks)
+                         verbose=1 if interactive else 0, callbacks=callbacks,
+                         shuffle=False)  # the dataset shuffles itself; Keras warns otherwise
         probs = _predict(model, val_set.images, cfg.resolution)
         metrics = compute_metrics(val_set.labels, probs.argmax(1), CLASS_NAMES)
         f1 = metrics.averages()["macro"]["f1"]
