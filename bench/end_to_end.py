@@ -285,17 +285,21 @@ def main(argv: list[str] | None = None) -> None:
         print(f"versions: {versions()}")
         print(f"edge-fer: `edge-fer run --detector haar {' '.join(model + extra)}`"
               f"{f' --threads {args.threads}' if args.threads else ''}; "
-              f"fer: FER(mtcnn=False); {args.repeats} runs each, median by FPS", flush=True)
-        outcomes = [median_outcome([edge_fer_once(clip, model, args.threads, extra,
-                                                  tmp / "edge.jsonl")
-                                    for _ in range(args.repeats)])]
-        if not args.skip_fer:
-            outcomes.append(median_outcome([fer_once(clip, tmp / "fer.json")
-                                            for _ in range(args.repeats)]))
-        report(outcomes, truth)
+              f"fer: FER(mtcnn=False); {args.repeats} runs each, alternating; median by FPS", flush=True)
+        # Alternating runs: a slow spell of a shared machine then slows both tools alike.
+        edge_runs: list[Outcome] = []
+        fer_runs: list[Outcome] = []
+        for _ in range(args.repeats):
+            edge_runs.append(edge_fer_once(clip, model, args.threads, extra,
+                                           tmp / "edge.jsonl"))
+            if not args.skip_fer:
+                fer_runs.append(fer_once(clip, tmp / "fer.json"))
+        outcomes = [median_outcome(edge_runs)] + ([median_outcome(fer_runs)] if fer_runs else [])
+        report(outcomes, truth, [e.fps / f.fps for e, f in zip(edge_runs, fer_runs)])
 
 
-def report(outcomes: list[Outcome], truth: list[list[Placement]]) -> None:
+def report(outcomes: list[Outcome], truth: list[list[Placement]],
+           pair_ratios: list[float] | None = None) -> None:
     scores = {o.name: score(truth, o.boxes) for o in outcomes}
     head = (f"{'tool':9} {'fps':>6} {'cover%':>7} {'acc@cov%':>8} {'e2e%':>6} {'false':>5} "
             f"{'RSS MB':>7} {'CPU ms/f':>8}  " + " ".join(f"{s + ' ms':>11}" for s in STAGES))
@@ -313,6 +317,10 @@ def report(outcomes: list[Outcome], truth: list[list[Placement]]) -> None:
                else float("nan"))
         print(f"edge-fer/fer: fps x{e.fps / f.fps:.2f}, end-to-end accuracy x{acc:.2f}, "
               f"coverage x{se.coverage / sf.coverage if sf.coverage else float('nan'):.2f}")
+        if pair_ratios:
+            print("fps ratio of each back-to-back pair of runs: "
+                  + ", ".join(f"x{r:.2f}" for r in pair_ratios)
+                  + f" (median x{statistics.median(pair_ratios):.2f})")
     edge = outcomes[0]
     print(f"edge-fer peak RSS {edge.rss_mb:.0f} MB (target <= 250 MB): "
           f"{'ok' if edge.rss_mb <= 250 else 'OVER'}")

@@ -36,7 +36,7 @@ class FrameResult:
 
 
 class FramePipeline:
-    """detector -> crop -> classifier (one batch per frame) -> tracker."""
+    """detector -> crop -> classifier (one batch per frame, the faces due) -> tracker."""
 
     def __init__(self, detector: FaceDetector, classifier: Classifier, tracker: Tracker,
                  crop: CropConfig | None = None) -> None:
@@ -58,12 +58,15 @@ class FramePipeline:
         t0 = time.perf_counter()
         detections = self.detector.detect(image)
         t1 = time.perf_counter()
-        batch = prepare_faces(image, detections, self.classifier.resolution, self.crop,
+        boxes = [d.box for d in detections]
+        due = self.tracker.due(boxes)
+        todo = [d for d, d_due in zip(detections, due) if d_due]
+        batch = prepare_faces(image, todo, self.classifier.resolution, self.crop,
                               self.classifier.info.preprocessing)
         t2 = time.perf_counter()
-        probs = self.classifier.predict(batch)
+        rows = iter(self.classifier.predict(batch) if todo else ())
         t3 = time.perf_counter()
-        tracked = self.tracker.update([d.box for d in detections], probs)
+        tracked = self.tracker.update(boxes, [next(rows) if d_due else None for d_due in due])
         faces = []
         for t in tracked:
             best = int(np.argmax(t.probs))

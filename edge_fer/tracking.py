@@ -20,12 +20,17 @@ class TrackingConfig:
     max_missed: int = 5
     smoothing: bool = True
     alpha: float = 0.5
+    # A face seen again is classified every `classify_every` frames; in between its track's
+    # probabilities stand (a new face is always classified at once).
+    classify_every: int = 1
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha <= 1.0:
             raise ValueError(f"smoothing alpha must be in (0, 1], got {self.alpha}")
         if not 0.0 < self.iou_threshold < 1.0:
             raise ValueError(f"IoU threshold must be in (0, 1), got {self.iou_threshold}")
+        if self.classify_every < 1:
+            raise ValueError(f"classify_every must be >= 1, got {self.classify_every}")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class _Track:
     box: Box
     probs: np.ndarray
     missed: int = 0
+    since_classified: int = 0  # frames since its probabilities last took a classification
 
 
 def iou(a: Box, b: Box) -> float:
@@ -64,36 +70,56 @@ class Tracker:
         """Forget all tracks (after a camera outage the old boxes mean nothing); ids go on."""
         self._tracks = []
 
-    def update(self, boxes: list[Box], probs: np.ndarray) -> list[TrackedFace]:
-        """This frame's faces (boxes and raw (N, K) probabilities), in the same order, with ids."""
-        if len(boxes) != len(probs):
-            raise ValueError(f"{len(boxes)} boxes but {len(probs)} probability rows")
+    def _match(self, boxes: list[Box]) -> list[_Track | None]:
+        """Each box's track (greedy, best IoU first), or None for a face not seen before."""
         pairs = sorted(((iou(t.box, b), ti, bi) for ti, t in enumerate(self._tracks)
                         for bi, b in enumerate(boxes)), reverse=True)
-        track_of: dict[int, _Track] = {}
+        matched: list[_Track | None] = [None] * len(boxes)
         used: set[int] = set()
         for score, ti, bi in pairs:
             if score < self.config.iou_threshold:
                 break
-            if ti in used or bi in track_of:
+            if ti in used or matched[bi] is not None:
                 continue
             used.add(ti)
-            track_of[bi] = self._tracks[ti]
+            matched[bi] = self._tracks[ti]
+        return matched
+
+    def due(self, boxes: list[Box]) -> list[bool]:
+        """Which of this frame's faces to classify: new ones, and known ones whose last
+        classification is `classify_every` frames old (always all of them at 1)."""
+        every = self.config.classify_every
+        return [t is None or t.since_classified + 1 >= every for t in self._match(boxes)]
+
+    def update(self, boxes: list[Box], probs: np.ndarray | list[np.ndarray | None],
+               ) -> list[TrackedFace]:
+        """This frame's faces (boxes and raw (N, K) probabilities), in the same order, with ids.
+
+        A row may be None for a known face left unclassified this frame (see `due`): its
+        track keeps its probabilities."""
+        if len(boxes) != len(probs):
+            raise ValueError(f"{len(boxes)} boxes but {len(probs)} probability rows")
+        matched = self._match(boxes)
         cfg = self.config
         alpha = cfg.alpha if cfg.smoothing else 1.0
         out = []
         seen: set[int] = set()
-        for bi, box in enumerate(boxes):
-            raw = np.asarray(probs[bi], dtype=np.float32)
-            track = track_of.get(bi)
+        for box, track, row in zip(boxes, matched, probs):
             if track is None:
-                track = _Track(self._next_id, box, raw.copy())
+                if row is None:
+                    raise ValueError(f"a new face at {box} needs its probabilities")
+                track = _Track(self._next_id, box, np.asarray(row, dtype=np.float32).copy())
                 self._next_id += 1
                 self._tracks.append(track)
             else:
                 track.box = box
-                track.probs = alpha * raw + (1.0 - alpha) * track.probs
                 track.missed = 0
+                if row is None:
+                    track.since_classified += 1
+                else:
+                    raw = np.asarray(row, dtype=np.float32)
+                    track.probs = alpha * raw + (1.0 - alpha) * track.probs
+                    track.since_classified = 0
             seen.add(track.track_id)
             out.append(TrackedFace(track.track_id, box, track.probs.copy()))
         for track in self._tracks:

@@ -19,7 +19,7 @@ from videos import Placement, background, compose, face_clip, fer_faces, write_c
 from edge_fer.cli import cli
 from edge_fer.crop import CropConfig, prepare_faces
 from edge_fer.detectors import load_detector
-from edge_fer.detectors.base import Detection
+from edge_fer.detectors.base import Detection, FaceDetector
 from edge_fer.errors import RuntimeFailure
 from edge_fer.pipeline import FramePipeline
 from edge_fer.runner import RunConfig, Runner
@@ -136,6 +136,49 @@ def test_run_logs_each_face_with_the_classifiers_own_label(
         if top2[1] - top2[0] > 2e-3:  # a near tie may round either way in the log
             assert r["label"] == names[int(np.argmax(probs))]
             assert r["confidence"] == pytest.approx(float(probs.max()), abs=2e-3)
+
+
+def test_classify_every_reclassifies_a_tracked_face_only_every_n_frames(
+        clip: tuple[Path, list[list[Placement]]], tiny_model: Path, classifier: Classifier,
+        tmp_path: Path) -> None:
+    path, _ = clip
+    frames = _decode(path)
+    names = classifier.info.class_names
+
+    def run(every: int) -> list[dict[str, Any]]:
+        log = tmp_path / f"every{every}.jsonl"
+        result = _run("--source", str(path), "--model", str(tiny_model), "--log", str(log),
+                      "--no-smoothing", "--classify-every", str(every))
+        assert result.exit_code == 0, result.output
+        return [r for r in _records(log) if r["type"] == "face"]
+
+    def own(r: dict[str, Any]) -> np.ndarray:
+        """What the classifier says on this record's own crop."""
+        batch = prepare_faces(frames[r["frame"]], [Detection(tuple(r["box"]))],
+                              classifier.resolution, CropConfig(margin=MARGIN),
+                              classifier.info.preprocessing)
+        return classifier.predict(batch)[0]
+
+    # Each face record carries the probabilities of the track's last classification: its own
+    # crop's on the track's first frame and every 2nd frame after, the previous one's between.
+    faces = run(2)
+    last: dict[int, tuple[int, np.ndarray]] = {}
+    reused = 0
+    for r in faces:
+        probs = np.array([r["probs"][n] for n in names])
+        first, before = last.get(r["track_id"], (None, None))
+        if first is None or (r["frame"] - first) % 2 == 0:
+            np.testing.assert_allclose(probs, own(r), atol=2e-3)
+            last[r["track_id"]] = (r["frame"] if first is None else first, probs)
+        else:
+            np.testing.assert_array_equal(probs, before)
+            reused += 1
+    assert reused >= 5, faces
+    # Every frame by default: the same tracks, each record from its own crop.
+    every = run(1)
+    assert [r["track_id"] for r in every] == [r["track_id"] for r in faces]
+    for r in every:
+        np.testing.assert_allclose([r["probs"][n] for n in names], own(r), atol=2e-3)
 
 
 def _one_line_error(result: Result, *fragments: str) -> None:
@@ -255,11 +298,9 @@ def test_mtcnn_detector_end_to_end(fer_root: Path, tiny_model: Path, tmp_path: P
 class _Plan:
     """Shared by every connection attempt: which opens and which reads fail (1-based)."""
 
-    def __init__(self, fail_opens: Container[int] = (), fail_reads: Container[int] = (),
-                 stop_after_reads: tuple[int, threading.Event] | None = None) -> None:
+    def __init__(self, fail_opens: Container[int] = (), fail_reads: Container[int] = ()) -> None:
         self.fail_opens = fail_opens
         self.fail_reads = fail_reads
-        self.stop_after_reads = stop_after_reads
         self.opens = 0
         self.reads = 0
 
@@ -284,8 +325,6 @@ class _FlakyCamera(FrameSource):
         self.plan.reads += 1
         if self.plan.reads in self.plan.fail_reads:
             raise SourceError("USB camera disconnected")
-        if self.plan.stop_after_reads and self.plan.reads == self.plan.stop_after_reads[0]:
-            self.plan.stop_after_reads[1].set()  # as a SIGTERM handler would, mid-frame
         return self.inner.read()
 
     def close(self) -> None:
@@ -370,13 +409,34 @@ def test_a_camera_gone_for_good_fails_after_the_give_up_time(
     assert plan.opens >= 2  # it did retry before giving up
 
 
+class _StopDuringFrame(FaceDetector):
+    """Real Haar detection that sets the stop event during its call number `at` (1-based; the
+    runner's warm-up is call 1), as a SIGTERM handler would mid-frame."""
+
+    def __init__(self, at: int, stop: threading.Event) -> None:
+        self.inner = load_detector("haar")
+        super().__init__(self.inner.config)
+        self.at, self.stop, self.frames = at, stop, 0
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        self.frames += 1
+        if self.frames == self.at:
+            self.stop.set()
+        return self.inner.detect(frame)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def test_the_stop_event_ends_the_loop_after_the_current_frame(
         clip: tuple[Path, list[list[Placement]]], classifier: Classifier,
         tmp_path: Path) -> None:
     stop = threading.Event()
-    plan = _Plan(stop_after_reads=(3, stop))
     log = tmp_path / "out.jsonl"
-    with _runner(clip[0], plan, classifier, log, stop=stop) as runner:
+    pipeline = FramePipeline(_StopDuringFrame(1 + 3, stop), classifier,
+                             Tracker(TrackingConfig(smoothing=False)), CropConfig(MARGIN))
+    with Runner(lambda: _FlakyCamera(clip[0], _Plan()), pipeline, open_log(str(log)),
+                RunConfig(), stop=stop) as runner:
         runner.run()
         runner.sink.close()
     summary = _records(log)[-1]

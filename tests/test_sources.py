@@ -126,6 +126,46 @@ def test_sequential_reader_numbers_frames_and_drops_none(clip: Path) -> None:
     assert all(f.decode_ms > 0 for f in frames)
 
 
+class _FileFailingAfter(OpenCVSource):
+    """A real file whose reads fail after a few frames (a disk or share gone mid-file)."""
+
+    def __init__(self, path: Path, fail_after: int) -> None:
+        super().__init__(str(path), "file")
+        self.reads = 0
+        self.fail_after = fail_after
+
+    def read(self) -> np.ndarray | None:
+        self.reads += 1
+        if self.reads > self.fail_after:
+            raise SourceError("input/output error")
+        return super().read()
+
+
+def test_sequential_reader_hands_out_the_good_frames_then_the_failure(clip: Path) -> None:
+    source = _FileFailingAfter(clip, fail_after=3)
+    source.open()
+    reader = reader_for(source, itertools.count())
+    assert isinstance(reader, SequentialReader)
+    got = [reader.next(5.0) for _ in range(3)]
+    assert [_number(f.image) for f in got if f is not None] == [0, 1, 2]
+    for _ in range(2):  # and again on the next call: the failure is not forgotten
+        with pytest.raises(SourceError, match="input/output error"):
+            reader.next(5.0)
+    assert not reader.ended
+    reader.close()
+
+
+def test_sequential_reader_closed_mid_file_stops_reading(clip: Path) -> None:
+    source = open_source(str(clip))
+    source.open()
+    reader = reader_for(source, itertools.count())
+    assert reader.next(5.0) is not None
+    reader.close()  # with its read-ahead queue full: must not hang
+    reader.close()
+    with pytest.raises(SourceError):
+        source.read()  # the source was closed
+
+
 class _LiveFile(OpenCVSource):
     """A real file read like a camera: the capture thread reads it as fast as it decodes."""
 

@@ -86,3 +86,31 @@ def test_bad_settings_and_mismatched_inputs_are_refused() -> None:
         TrackingConfig(iou_threshold=1.5)
     with pytest.raises(ValueError, match="2 boxes but 1"):
         Tracker().update([(0, 0, 5, 5), (9, 9, 5, 5)], _p(1, 0))
+
+
+def test_classify_every_n_frames_keeps_a_known_faces_probabilities_in_between() -> None:
+    t = Tracker(TrackingConfig(alpha=0.5, classify_every=3))
+    a, b = (50, 50, 100, 100), (300, 50, 100, 100)
+    assert t.due([a]) == [True]  # a new face is classified at once
+    t.update([a], _p(1, 0))
+    assert t.due([(54, 52, 100, 100), b]) == [False, True]
+    out = t.update([(54, 52, 100, 100), b], [None, np.array([0, 1], np.float32)])
+    np.testing.assert_allclose(out[0].probs, [1, 0])  # kept, not averaged with anything
+    assert [f.track_id for f in out] == [1, 2]
+    assert t.due([(56, 53, 100, 100), b]) == [False, False]
+    t.update([(56, 53, 100, 100), b], [None, None])
+    assert t.due([(58, 54, 100, 100), b]) == [True, False]  # a: 3 frames on, due again
+    out = t.update([(58, 54, 100, 100), b], [np.array([0, 1], np.float32), None])
+    np.testing.assert_allclose(out[0].probs, [0.5, 0.5])
+    np.testing.assert_allclose(out[1].probs, [0, 1])
+    with pytest.raises(ValueError, match="needs its probabilities"):
+        t.update([(500, 300, 60, 60)], [None])
+    with pytest.raises(ValueError, match="classify_every"):
+        TrackingConfig(classify_every=0)
+
+
+def test_classify_every_frame_by_default() -> None:
+    t = Tracker()
+    box = (50, 50, 100, 100)
+    t.update([box], _p(1, 0))
+    assert t.due([box]) == [True]

@@ -95,11 +95,15 @@ def _size(text: str | None) -> tuple[int, int] | None:
               envvar=_env("FULL_DETECT_EVERY"), show_envvar=True, type=click.IntRange(min=1),
               help="Scan the whole frame for faces every N frames (and whenever a known face "
                    "is lost); in between, look only near the known faces. 1: every frame.")
-@click.option("--opencv-threads", default=1, show_default=True, envvar=_env("OPENCV_THREADS"),
+@click.option("--opencv-threads", default=0, show_default=True, envvar=_env("OPENCV_THREADS"),
+              show_envvar=True, type=click.IntRange(min=0),
+              help="Threads OpenCV may use for detection (and decoding); 0: one per usable "
+                   "core. The stages run one after another, so detection has the cores to "
+                   "itself while it runs.")
+@click.option("--classify-every", default=1, show_default=True, envvar=_env("CLASSIFY_EVERY"),
               show_envvar=True, type=click.IntRange(min=1),
-              help="Threads OpenCV may use (decode, detection). Stages run one after another, "
-                   "and OpenCV's pool competing with the classifier's threads costs more than "
-                   "it gains on a small device.")
+              help="Classify a face already being tracked every N frames (a new face at once); "
+                   "in between it keeps its last probabilities. 1: every frame.")
 @click.option("--margin", default=0.05, show_default=True, envvar=_env("MARGIN"),
               show_envvar=True, type=click.FloatRange(0, 1),
               help="Crop margin around the face box (fraction of its side).")
@@ -120,7 +124,7 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
             log_max_mb: float, log_backups: int, max_fps: float | None, duration: float | None,
             loop: bool, give_up_after: float, summary_interval: float, camera_size: str,
             min_face: int, detect_width: int, full_detect_every: int, opencv_threads: int,
-            margin: float, smoothing: bool,
+            classify_every: int, margin: float, smoothing: bool,
             smoothing_alpha: float, snapshot_dir: str | None, snapshot_interval: float) -> None:
     """Detect faces in a camera feed or video and log their emotions, until stopped.
 
@@ -130,6 +134,7 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
     """
     from edge_fer.crop import CropConfig
     from edge_fer.detectors import DetectorConfig, load_detector
+    from edge_fer.hardware import usable_cores
     from edge_fer.pipeline import FramePipeline
     from edge_fer.runner import RunConfig, Runner, install_signal_handlers
     from edge_fer.sdnotify import Notifier
@@ -142,7 +147,7 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
         raise click.UsageError("give --model or --manifest, not both")
     import cv2
 
-    cv2.setNumThreads(opencv_threads)
+    cv2.setNumThreads(opencv_threads or usable_cores())  # cv2's own 0 means one thread
     stop = threading.Event()
     with ExitStack() as stack:
         # First: a SIGTERM while the model loads must still end in a clean exit 0.
@@ -166,7 +171,8 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
                                                    full_frame_every=full_detect_every)))
         pipeline = FramePipeline(face_detector, classifier,
                                  Tracker(TrackingConfig(smoothing=smoothing,
-                                                        alpha=smoothing_alpha)),
+                                                        alpha=smoothing_alpha,
+                                                        classify_every=classify_every)),
                                  CropConfig(margin=margin))
         notifier = stack.enter_context(closing(Notifier()))
         config = RunConfig(max_fps=max_fps, duration=duration, loop=loop,

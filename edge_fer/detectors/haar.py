@@ -15,10 +15,14 @@ SCALE_FACTOR = 1.1
 MIN_NEIGHBORS = 5  # fewer gives more false faces on textured backgrounds
 SMALLEST_WINDOW = 24  # the cascade's own window: it cannot find anything smaller
 # detect_near: the region searched around a known face (fraction of its side, each way), the
-# side the face is scaled to there, and how much it may have grown or shrunk since.
-NEAR_PAD = 0.5
-NEAR_FACE_PX = 80  # about the size the full pass sees it at (detect_width 320): same boxes
+# side the face is scaled to there, how much it may have grown or shrunk since, and the
+# neighbours a candidate needs. Measured on the benchmark clip (150-230 px faces, 2 threads):
+# 56 px and a 0.3 pad halve the search (4.8 -> 2.7 ms) with boxes as close to the truth
+# (IoU 0.83); 3 neighbours suffice where a face was a frame ago and find it again more often.
+NEAR_PAD = 0.3
+NEAR_FACE_PX = 56
 NEAR_SIZE_RANGE = (0.7, 1.45)
+NEAR_MIN_NEIGHBORS = 3
 
 
 class HaarDetector(FaceDetector):
@@ -78,7 +82,7 @@ class HaarDetector(FaceDetector):
                                                 self.config.min_face) * scale))
             hi = max(lo + 1, round(side * NEAR_SIZE_RANGE[1] * scale))
             found = np.asarray(self._cascade.detectMultiScale(
-                gray, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBORS, minSize=(lo, lo),
+                gray, scaleFactor=SCALE_FACTOR, minNeighbors=NEAR_MIN_NEIGHBORS, minSize=(lo, lo),
                 maxSize=(hi, hi))).reshape(-1, 4)
             if not len(found):
                 continue

@@ -1,11 +1,13 @@
-"""How the runner takes frames from a source: every frame in order (files), or only the newest
-one from a capture thread (cameras and streams, which do not wait for a slow consumer).
+"""How the runner takes frames from a source: every frame in order (files, decoded a little
+ahead), or only the newest one from a capture thread (cameras and streams, which do not wait for
+a slow consumer).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -66,15 +68,67 @@ class FrameReader(ABC):
 
 
 class SequentialReader(FrameReader):
-    """Reads in the caller's thread, so a file is processed frame by frame, none dropped."""
+    """Every frame in order, none dropped (files): a reading thread decodes up to `DEPTH` frames
+    ahead, so decoding the next frame overlaps with analysing this one, as a camera's capture
+    thread does."""
+
+    DEPTH = 2
+    _END = object()
+
+    def __init__(self, source: FrameSource, counter: itertools.count[int]) -> None:
+        super().__init__(source, counter)
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=self.DEPTH)
+        self._stop = threading.Event()
+        self._error: SourceError | None = None
+        self._thread = threading.Thread(target=self._run, name=f"read {source.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        item: object
+        while not self._stop.is_set():
+            try:
+                frame = self._read()
+            except SourceError as e:
+                item = e
+            except Exception as e:  # a backend bug must reach the runner, not die here
+                log.exception("reading thread failed")
+                item = SourceError(f"{self.source.name}: read failed ({e})")
+            else:
+                item = self._END if frame is None else frame
+            self._put(item)
+            if item is not frame:
+                return
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def next(self, timeout: float) -> Frame | None:
+        if self._error is not None:
+            raise self._error
         if self.ended:
             return None
-        frame = self._read()
-        if frame is None:
-            self.ended = True
-        return frame
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(item, Frame):
+            return item
+        if isinstance(item, SourceError):
+            self._error = item
+            raise item
+        self.ended = True
+        return None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()  # a file read returns promptly; _put gives up once stopped
+        self.source.close()
 
 
 class LatestFrameReader(FrameReader):
