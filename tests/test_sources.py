@@ -127,17 +127,19 @@ def test_sequential_reader_numbers_frames_and_drops_none(clip: Path) -> None:
 
 
 class _FileFailingAfter(OpenCVSource):
-    """A real file whose reads fail after a few frames (a disk or share gone mid-file)."""
+    """A real file whose reads fail after a few frames (a disk or share gone mid-file; read
+    like a camera with `live`: a camera unplugged)."""
 
-    def __init__(self, path: Path, fail_after: int) -> None:
+    def __init__(self, path: Path, fail_after: int, live: bool = False) -> None:
         super().__init__(str(path), "file")
+        self.live = live
         self.reads = 0
         self.fail_after = fail_after
 
     def read(self) -> np.ndarray | None:
         self.reads += 1
         if self.reads > self.fail_after:
-            raise SourceError("input/output error")
+            raise SourceError("input/output error" if not self.live else "camera unplugged")
         return super().read()
 
 
@@ -199,21 +201,8 @@ def test_latest_frame_reader_keeps_the_newest_and_counts_the_dropped(clip: Path)
     reader.close()
 
 
-class _FailingSource(_LiveFile):
-    def __init__(self, path: Path, fail_after: int) -> None:
-        super().__init__(path)
-        self.reads = 0
-        self.fail_after = fail_after
-
-    def read(self) -> np.ndarray | None:
-        self.reads += 1
-        if self.reads > self.fail_after:
-            raise SourceError("camera unplugged")
-        return super().read()
-
-
 def test_a_failure_in_the_capture_thread_reaches_the_consumer(clip: Path) -> None:
-    source = _FailingSource(clip, fail_after=2)
+    source = _FileFailingAfter(clip, fail_after=2, live=True)
     source.open()
     reader = reader_for(source, itertools.count())
     assert isinstance(reader, LatestFrameReader) and reader.wait_finished(10.0)
