@@ -48,6 +48,17 @@ class FrameReader(ABC):
         ms = (time.perf_counter() - t0) * 1000
         return Frame(image, next(self._counter), time.time(), ms)
 
+    def _read_in_thread(self) -> Frame | None:
+        """`_read` for a reading thread: any failure, a backend bug too, comes out as a
+        SourceError, which the thread hands to the runner instead of dying with it."""
+        try:
+            return self._read()
+        except SourceError:
+            raise
+        except Exception as e:
+            log.exception("reading %s failed", self.source.name)
+            raise SourceError(f"{self.source.name}: capture failed ({e})") from e
+
     @abstractmethod
     def next(self, timeout: float) -> Frame | None:
         """The next frame to process, or None (check `ended`) within `timeout` seconds.
@@ -85,20 +96,16 @@ class SequentialReader(FrameReader):
         self._thread.start()
 
     def _run(self) -> None:
-        item: object
         while not self._stop.is_set():
             try:
-                frame = self._read()
+                frame = self._read_in_thread()
             except SourceError as e:
-                item = e
-            except Exception as e:  # a backend bug must reach the runner, not die here
-                log.exception("reading thread failed")
-                item = SourceError(f"{self.source.name}: read failed ({e})")
-            else:
-                item = self._END if frame is None else frame
-            self._put(item)
-            if item is not frame:
+                self._put(e)
                 return
+            if frame is None:
+                self._put(self._END)
+                return
+            self._put(frame)
 
     def _put(self, item: object) -> None:
         while not self._stop.is_set():
@@ -156,7 +163,7 @@ class LatestFrameReader(FrameReader):
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                frame = self._read()
+                frame = self._read_in_thread()
                 with self._cond:
                     if frame is None:
                         break
@@ -167,10 +174,6 @@ class LatestFrameReader(FrameReader):
         except SourceError as e:
             with self._cond:
                 self._error = e
-        except Exception as e:  # a backend bug must reach the runner, not die in this thread
-            log.exception("capture thread failed")
-            with self._cond:
-                self._error = SourceError(f"{self.source.name}: capture failed ({e})")
         finally:
             with self._cond:
                 self._finished = True
