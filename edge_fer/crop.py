@@ -64,8 +64,8 @@ def crop_face(frame: np.ndarray, det: Detection, config: CropConfig) -> np.ndarr
 
 def prepare_faces(frame: np.ndarray, detections: list[Detection], resolution: int,
                   config: CropConfig, spec: Preprocessing | None = None) -> np.ndarray:
-    """All faces of a frame as one (N, resolution, resolution) uint8 batch for the classifier."""
-    if frame.ndim == 3:
-        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)  # once per frame, not once per face
+    """All faces of a frame as one (N, resolution, resolution) uint8 batch for the classifier.
+
+    Each crop is turned gray on its own: a face or two is a few percent of a 640x480 frame."""
     crops = [crop_face(frame, det, config) for det in detections]
     return prepare_batch(crops, resolution, spec)

@@ -25,7 +25,8 @@ def faces(fer_root: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def haar() -> FaceDetector:
-    return load_detector("haar")
+    # One detector pass per image: these tests show unrelated images one after another.
+    return load_detector("haar", DetectorConfig(full_frame_every=1))
 
 
 def _frame(face: Path, px: int = 180, at: tuple[int, int] = (230, 140),
@@ -85,7 +86,7 @@ def test_mtcnn_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def mtcnn() -> FaceDetector:
-    return load_detector("mtcnn")
+    return load_detector("mtcnn", DetectorConfig(full_frame_every=1))
 
 
 def test_mtcnn_finds_faces_with_their_eyes(mtcnn: FaceDetector, faces: list[Path]) -> None:

@@ -22,7 +22,7 @@ def load_detector(key: str, config: DetectorConfig | None = None) -> FaceDetecto
     cls = getattr(importlib.import_module(module_name), class_name)
     config = config or DetectorConfig()
     detector: FaceDetector = cls(config)
-    if config.full_frame_every > 1 and type(detector).detect_near is not FaceDetector.detect_near:
+    if config.full_frame_every > 1:
         from edge_fer.detectors.guided import GuidedDetector
 
         detector = GuidedDetector(detector)

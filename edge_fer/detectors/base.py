@@ -35,8 +35,8 @@ class DetectorConfig:
     min_face: int = 60  # px in the full frame; smaller faces carry too little for the classifier
     detect_width: int = 320
     min_score: float = 0.9  # detectors that score faces (MTCNN) drop weaker ones
-    # Between full-frame passes, look for the faces only near where they were (see guided.py);
-    # 1 scans the whole frame every time.
+    # Between full-frame passes, follow the known faces from where they were (see guided.py);
+    # 1 runs the detector on every frame.
     full_frame_every: int = 5
 
     def __post_init__(self) -> None:
@@ -58,13 +58,6 @@ class FaceDetector(ABC):
         """The factor (<= 1) that brings the frame down to `detect_width`."""
         width = frame.shape[1]
         return min(1.0, self.config.detect_width / width) if width else 1.0
-
-    def detect_near(self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]],
-                    ) -> list[Detection] | None:
-        """Each face of `boxes` looked for again only around its box, at about its size: the
-        face or nothing, per box, in order of `boxes`. None when the detector cannot (then a
-        full-frame pass is the only way)."""
-        return None
 
     @abstractmethod
     def close(self) -> None:
