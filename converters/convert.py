@@ -10,7 +10,7 @@ import importlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ class ConvertConfig:
     int8_fallback: tuple[str, ...] = INT8_FALLBACK
     thresholds: Thresholds = field(default_factory=Thresholds)
     seed: int = 0
+    tta: str | None = None  # test-time augmentation every export records; None: the card's
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,13 @@ def convert(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> Conve
         raise UserInputError(f"{cfg.model}: convert takes a Keras model (.keras), "
                              f"got '{cfg.model.suffix}'")
     info = read_model_info(cfg.model)
+    if cfg.tta is not None:
+        info = replace(info, tta=cfg.tta)
     manifest_file = cfg.out / MANIFEST_NAME
     # Read an existing manifest first: a corrupt one stops us before any work or overwrite.
     previous = Manifest.load(manifest_file) if manifest_file.exists() else Manifest(())
     calibration, verification = _select_faces(cfg, info)
-    echo(f"model: {cfg.model} ({info.arch}, {info.resolution} px); verifying on "
+    echo(f"model: {cfg.model} ({info.arch}, {info.resolution} px, tta {info.tta}); verifying on "
          f"{len(verification.labels)} faces from {verification.source}")
     source_sha = sha256_file(cfg.model)
     keras_model = _load_keras(cfg.model)
@@ -177,6 +180,7 @@ def _load_keras(path: Path) -> Any:
 
 
 def _reference(model: Path, info: ModelInfo, faces: np.ndarray) -> np.ndarray:
+    """Keras' probabilities under the same `info` (TTA included) as every export is run with."""
     with _open("keras", model, info) as keras_classifier:
         return predict_in_batches(keras_classifier, faces)
 
@@ -206,4 +210,4 @@ def _artifact(fmt: ExportFormat, path: Path, info: ModelInfo, source_sha: str,
         output=out, class_names=info.class_names, preprocessing=info.preprocessing,
         arch=info.arch, source_sha256=source_sha,
         versions={"edge-fer": edge_fer.__version__, **fmt.versions()}, verification=check,
-        extra_files={p.name: sha256_file(p) for p in extra}, options=options)
+        extra_files={p.name: sha256_file(p) for p in extra}, options=options, tta=info.tta)

@@ -1,7 +1,8 @@
 """The model card: the JSON written beside every trained model, read back by every runtime.
 
-It records what a runtime must apply identically (classes, resolution, preprocessing) and how
-the model was made (data, hyper-parameters, metrics, hardware). Validated once, here.
+It records what a runtime must apply identically (classes, resolution, preprocessing, test-time
+augmentation) and how the model was made (data, hyper-parameters, metrics, hardware).
+Validated once, here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from edge_fer.classes import CLASS_NAMES
 from edge_fer.errors import ModelError
 from edge_fer.jsonfile import load_json, save_json
 from edge_fer.preprocess import Preprocessing
+from edge_fer.tta import parse_tta
 
 CARD_KIND = "edge-fer-model-card"
 CARD_SCHEMA = 1
@@ -32,6 +34,7 @@ class ModelCard:
     class_names: tuple[str, ...] = CLASS_NAMES
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     details: dict[str, Any] = field(default_factory=dict)  # training record: free-form, shown as is
+    tta: str = "none"  # test-time augmentation every runtime applies (edge_fer.tta)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +44,7 @@ class ModelCard:
             "resolution": self.resolution,
             "class_names": list(self.class_names),
             "preprocessing": self.preprocessing.to_dict(),
+            "tta": self.tta,
             **self.details,
         }
 
@@ -64,9 +68,13 @@ class ModelCard:
             raise ModelError(f"{origin}: missing or bad field {e}") from None
         if resolution < 8:
             raise ModelError(f"{origin}: resolution {resolution} is too small")
-        known = {"kind", "schema", "arch", "resolution", "class_names", "preprocessing"}
+        try:
+            tta = parse_tta(data.get("tta", "none"))  # absent: a card from before TTA
+        except ValueError as e:
+            raise ModelError(f"{origin}: {e}") from None
+        known = {"kind", "schema", "arch", "resolution", "class_names", "preprocessing", "tta"}
         details = {k: v for k, v in data.items() if k not in known}
-        return cls(arch, resolution, names, prep, details)
+        return cls(arch, resolution, names, prep, details, tta)
 
     @classmethod
     def load(cls, path: str | Path) -> ModelCard:

@@ -16,6 +16,7 @@ from edge_fer.errors import ModelError
 from edge_fer.jsonfile import load_json, save_json
 from edge_fer.preprocess import Preprocessing
 from edge_fer.runtimes.base import ModelInfo
+from edge_fer.tta import parse_tta
 
 MANIFEST_KIND = "edge-fer-manifest"
 MANIFEST_SCHEMA = 1
@@ -104,9 +105,11 @@ class Artifact:
     verification: Verification | None = None
     extra_files: dict[str, str] = field(default_factory=dict)  # name -> sha256 (OpenVINO .bin)
     options: dict[str, Any] = field(default_factory=dict)  # format options used (calibration, ...)
+    tta: str = "none"  # test-time augmentation its runtime applies (and verification used)
 
     def info(self) -> ModelInfo:
-        return ModelInfo(self.class_names, self.resolution, self.preprocessing, self.arch)
+        return ModelInfo(self.class_names, self.resolution, self.preprocessing, self.arch,
+                         self.tta)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,6 +136,7 @@ class Artifact:
             verification=None if ver is None else Verification.from_dict(ver),
             extra_files={str(k): str(v) for k, v in dict(data.get("extra_files", {})).items()},
             options=dict(data.get("options", {})),
+            tta=parse_tta(data.get("tta", "none")),  # absent: written before TTA existed
         )
 
 

@@ -16,7 +16,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -259,8 +259,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         details = dict(card.details)
         details["training"] = dict(details.get("training", {}),
                                    epochs_run=state["epoch"], wall_time_s=round(state["wall_s"], 1))
-        updated = ModelCard(card.arch, card.resolution, card.class_names, card.preprocessing, details)
-        updated.save(card_file)
+        replace(card, details=details).save(card_file)
     return out / "model.keras"
 
 

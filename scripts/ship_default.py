@@ -2,12 +2,15 @@
 
     .venv/bin/python scripts/ship_default.py RUN_DIR --test ../shared/data/fer2013/test [--keras]
 
-RUN_DIR is an `edge-fer train --out` folder. Into edge_fer/models/default/ it writes the
-fp16 TFLite export (converted and verified by `edge-fer convert`, with its manifest), with
---keras the Keras model itself (without optimizer state), its card and the training state
-(scripts/restore_run.py makes a resumable run folder of them), then scores the
-default on the test split (`edge-fer evaluate`, the only time test is used) and writes
-MODEL_CARD.md from the card, the manifest and that evaluation.
+RUN_DIR is an `edge-fer train --out` folder. Into edge_fer/models/default/ it writes one TFLite
+export, converted and verified by `edge-fer convert` with its manifest: the first of
+`--formats` (default: tflite-int8, then tflite-fp16) that passes verification, so a model that
+quantizes badly ships in fp16 rather than losing accuracy; `--tta` (default flip) is recorded
+in the shipped card and manifest. With --keras the Keras model itself (without optimizer
+state), its card and the training state ship too (scripts/restore_run.py makes a resumable
+run folder of them). Then it scores the default on the test split (`edge-fer evaluate`, the
+only time test is used), and the float Keras model the same way (so the card shows what the
+export costs), and writes MODEL_CARD.md from the card, the manifest and those evaluations.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,6 +34,10 @@ def main() -> int:
     ap.add_argument("--test", type=Path, required=True, help="the test split (scored once)")
     ap.add_argument("--keras", action="store_true", help="ship the Keras model too")
     ap.add_argument("--note", default="", help="a sentence for the top of MODEL_CARD.md")
+    ap.add_argument("--formats", default="tflite-int8,tflite-fp16",
+                    help="export formats to try in order; the first that passes verification ships")
+    ap.add_argument("--tta", default="flip", choices=("none", "flip"),
+                    help="test-time augmentation the default runs with")
     args = ap.parse_args()
     model, card = args.run_dir / "model.keras", args.run_dir / "model.card.json"
     for f in (model, card):
@@ -41,24 +49,57 @@ def main() -> int:
     DEST.mkdir(parents=True)
     staged = (DEST / "model.keras").relative_to(REPO)  # the manifest records this path
     _strip_optimizer(model, REPO / staged)
-    shutil.copy(card, DEST / "model.card.json")
-    subprocess.run([*EDGE_FER, "convert", "--model", str(staged), "--formats", "tflite-fp16",
-                    "--out", str(DEST.relative_to(REPO))], check=True, cwd=REPO)
+    card_data = dict(json.loads(card.read_text()), tta=args.tta)
+    (DEST / "model.card.json").write_text(json.dumps(card_data, indent=2) + "\n")
+    attempts = _convert_first_that_passes(staged, args.formats.split(","), args.tta)
     if args.keras:
         # What a later session needs to go on training (scripts/restore_run.py).
         shutil.copy(args.run_dir / "checkpoint" / "state.json", DEST / "training_state.json")
-    else:
+    # The float model on test, with the same TTA: what the export costs in accuracy.
+    float_test = Path(tempfile.mkdtemp()) / "float_test_metrics.json"
+    subprocess.run([*EDGE_FER, "evaluate", "--model", str(staged), "--data", str(args.test),
+                    "--json", str(float_test), "--png", str(float_test.with_suffix(".png"))],
+                   check=True, cwd=REPO)
+    if not args.keras:
         (REPO / staged).unlink()
         (DEST / "model.card.json").unlink()
     subprocess.run([*EDGE_FER, "evaluate", "--data", str(args.test),
                     "--json", str(DEST / "test_metrics.json"),
                     "--png", str(DEST / "test_confusion.png")], check=True)
-    _write_model_card(json.loads(card.read_text()),
-                      json.loads((DEST / "manifest.json").read_text()),
-                      json.loads((DEST / "test_metrics.json").read_text()), args)
+    _write_model_card(card_data, json.loads((DEST / "manifest.json").read_text()),
+                      json.loads((DEST / "test_metrics.json").read_text()),
+                      json.loads(float_test.read_text()), attempts, args)
+    float_test.unlink()
+    float_test.with_suffix(".png").unlink()
     sizes = sum(f.stat().st_size for f in DEST.iterdir())
     print(f"shipped {DEST} ({sizes / 1e6:.1f} MB)")
     return 0
+
+
+def _convert_first_that_passes(staged: Path, formats: list[str], tta: str) -> list[str]:
+    """Convert to each format in turn until one passes verification; one line per failure."""
+    failures: list[str] = []
+    out = DEST.relative_to(REPO)
+    for fmt in formats:
+        # --int8-fallback none: a mixed int8/float file is no faster than fp16 (README, convert).
+        done = subprocess.run([*EDGE_FER, "convert", "--model", str(staged), "--formats", fmt,
+                               "--tta", tta, "--int8-fallback", "none", "--out", str(out)],
+                              cwd=REPO, capture_output=True, text=True)
+        print(done.stdout[-2000:], done.stderr[-2000:] if done.returncode else "")
+        if done.returncode == 0:
+            return failures
+        if done.returncode != 1:  # not a failed check: a real error
+            sys.exit(f"ship_default: converting to {fmt} failed ({done.returncode})")
+        manifest = json.loads((DEST / "manifest.json").read_text())
+        failed = [a for a in manifest["artifacts"] if a["format"] == fmt]
+        for a in failed:
+            v = a["verification"]
+            failures.append(f"{fmt}: accuracy {v['accuracy']:.1%} against Keras' "
+                            f"{v['reference_accuracy']:.1%} on {v['samples']} faces "
+                            f"(agreement {v['agreement']:.1%}): failed verification, not shipped")
+            (DEST / a["file"]).unlink()
+        (DEST / "manifest.json").unlink()
+    sys.exit("ship_default: no format passed verification: " + "; ".join(failures))
 
 
 def _strip_optimizer(src: Path, dest: Path) -> None:
@@ -100,7 +141,8 @@ def _confusion(m: dict) -> list[str]:
     return rows
 
 
-def _write_model_card(card: dict, manifest: dict, test: dict, args: argparse.Namespace) -> None:
+def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
+                      attempts: list[str], args: argparse.Namespace) -> None:
     tr, hw = card["training"], card["hardware"]
     val = card["validation"]
     lines = ["# The default model", ""]
@@ -122,17 +164,25 @@ def _write_model_card(card: dict, manifest: dict, test: dict, args: argparse.Nam
         f"- Hyper-parameters: `{json.dumps(card['hyperparameters'])}`",
         "",
         "## Files", "",
-        "| file | format | size | verified against Keras |", "|---|---|---|---|",
+        "| file | format | size | test-time augmentation | verified against Keras |",
+        "|---|---|---|---|---|",
     ]
     for a in manifest["artifacts"]:
         v = a.get("verification") or {}
         lines.append(f"| {a['file']} | {a['format']} | {a['size'] / 1e6:.1f} MB | "
+                     f"{a.get('tta', 'none')} | "
                      f"top-1 agreement {v.get('agreement', float('nan')):.1%} on "
-                     f"{v.get('samples', '?')} faces, max prob. diff "
+                     f"{v.get('samples', '?')} faces, accuracy {v.get('accuracy', 0):.1%} "
+                     f"(Keras {v.get('reference_accuracy', 0):.1%}), max prob. diff "
                      f"{v.get('max_abs_diff', float('nan')):.4f} |")
+    lines += [f"- Tried first: {line}" for line in attempts]
     lines += [
         "", "`edge-fer run` and `edge-fer evaluate` open `manifest.json` and run its preferred "
-        "export.", "",
+        "export. Flip test-time augmentation averages each face's probabilities with its mirror "
+        "image's (twice the classifier's batch; `--tta none` turns it off).", "",
+        f"On test, the float Keras model (same TTA) scores accuracy {float_test['accuracy']:.1%}, "
+        f"macro-F1 {float_test['macro_f1']:.3f}; the shipped export {test['accuracy']:.1%}, "
+        f"{test['macro_f1']:.3f}.", "",
         f"## Validation (selects the epoch): accuracy {val['accuracy']:.1%}, macro-F1 "
         f"{val['macro_f1']:.3f}", "", *_metrics_table(val), "",
         f"## Test ({args.test}, scored once, never used for selection): accuracy "

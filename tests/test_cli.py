@@ -76,6 +76,23 @@ def test_evaluate_prints_table_and_writes_json_and_png(tiny_model: Path, fer_roo
 
 
 @pytest.mark.slow
+def test_evaluate_records_the_tta_it_ran_with(tiny_model: Path, fer_root: Path,
+                                              tmp_path: Path) -> None:
+    outputs = {}
+    for tta in ("model", "none", "flip"):
+        out = tmp_path / f"{tta}.json"
+        result = run("evaluate", "--model", str(tiny_model), "--data", str(fer_root / "test"),
+                     "--limit", "70", "--tta", tta, "--json", str(out))
+        assert result.exit_code == 0
+        outputs[tta] = json.loads(out.read_text())
+        expected = "none" if tta == "model" else tta  # the tiny model's card names none
+        assert outputs[tta]["tta"] == expected and f"tta {expected})" in result.output
+    assert outputs["model"]["confusion_matrix"] == outputs["none"]["confusion_matrix"]
+    assert run("evaluate", "--model", str(tiny_model), "--data", str(fer_root / "test"),
+               "--tta", "mirror").exit_code == 2
+
+
+@pytest.mark.slow
 def test_train_command_end_to_end(fer_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = run("train", "--data", str(fer_root / "train"), "--out", str(out), "--epochs", "1",

@@ -218,3 +218,22 @@ def test_int8_that_fails_is_exported_again_with_its_tail_in_float(tiny_model: Pa
     assert artifact.input.dtype == "float32"  # selective quantization keeps float I/O
     assert artifact.verification is not None and not artifact.verification.passed
     assert artifact.verification.agreement >= 0.9  # the mixed model itself still works
+
+
+@pytest.mark.slow
+def test_cli_convert_with_flip_tta_records_it_and_verifies_like_with_like(
+        tiny_model: Path, fer_root: Path, tmp_path: Path) -> None:
+    from edge_fer.runtimes import load_classifier
+
+    out = tmp_path / "flip"
+    result = invoke(["convert", "--model", str(tiny_model), "--out", str(out),
+                     "--formats", "tflite-fp32", "--verify-data", str(fer_root / "test"),
+                     "--samples", "50", "--tta", "flip"])
+    assert result.exit_code == 0 and "tta flip" in result.output
+    (entry,) = json.loads((out / "manifest.json").read_text())["artifacts"]
+    assert entry["tta"] == "flip" and entry["verification"]["passed"]
+    # Keras ran under the same flip as the export: an fp32 TFLite file then matches it to rounding.
+    # (Had Keras run without it, the difference would be the flip's own effect, ~1e-3 here.)
+    assert entry["verification"]["max_abs_diff"] <= 1e-4
+    with load_classifier(out) as classifier:
+        assert classifier.info.tta == "flip"

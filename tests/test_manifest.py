@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from edge_fer.classes import CLASS_NAMES
+from edge_fer.defaults import DEFAULT_MODEL_DIR
 from edge_fer.errors import ModelError
 from edge_fer.manifest import (
     MANIFEST_SCHEMA,
@@ -58,6 +59,30 @@ def test_model_info_comes_from_the_manifest_when_no_card(tmp_path: Path) -> None
     assert info.arch == "efficientnetv2-b0"
 
 
+@pytest.mark.parametrize("stored, expected", [("flip", "flip"), ("none", "none"), (None, "none")])
+def test_tta_is_read_from_the_artifact_and_absent_means_none(tmp_path: Path, stored: str | None,
+                                                              expected: str) -> None:
+    data = Manifest((_artifact(tmp_path),)).to_dict()
+    entry = data["artifacts"][0]
+    assert entry["tta"] == "none"  # always written
+    if stored is None:
+        del entry["tta"]  # a manifest from before TTA
+    else:
+        entry["tta"] = stored
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    assert read_model_info(tmp_path / "model_int8.tflite").tta == expected
+    assert Manifest.load(tmp_path / "manifest.json").artifacts[0].tta == expected
+
+
+def test_the_shipped_default_manifest_loads_with_the_tta_it_records() -> None:
+    """Shipped before TTA existed (no key): it must load, checksums and all, as "none"."""
+    manifest_file = DEFAULT_MODEL_DIR / "manifest.json"
+    entries = json.loads(manifest_file.read_text())["artifacts"]
+    for entry, artifact in zip(entries, Manifest.load(manifest_file).artifacts):
+        info = read_model_info(DEFAULT_MODEL_DIR / artifact.file)  # checks its sha256 too
+        assert artifact.tta == info.tta == entry.get("tta", "none")
+
+
 def test_model_not_listed_or_changed_is_refused(tmp_path: Path) -> None:
     Manifest((_artifact(tmp_path),)).save(tmp_path / "manifest.json")
     (tmp_path / "other.tflite").write_bytes(b"x")
@@ -81,6 +106,8 @@ def test_model_not_listed_or_changed_is_refused(tmp_path: Path) -> None:
      "artifact 0: bad value"),
     (lambda d: {**d, "artifacts": [{**d["artifacts"][0], "class_names": []}]},
      "artifact 0: bad value"),
+    (lambda d: {**d, "artifacts": [{**d["artifacts"][0], "tta": "bogus"}]},
+     "artifact 0: bad value (unknown tta 'bogus'"),
 ])
 def test_bad_manifests_give_one_line_errors_naming_the_file(tmp_path: Path, edit, message) -> None:
     good = Manifest((_artifact(tmp_path),)).to_dict()

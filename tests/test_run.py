@@ -138,6 +138,33 @@ def test_run_logs_each_face_with_the_classifiers_own_label(
             assert r["confidence"] == pytest.approx(float(probs.max()), abs=2e-3)
 
 
+def test_run_applies_the_tta_override_and_logs_it(short_clip: Path, tiny_model: Path,
+                                                  classifier: Classifier, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    log = tmp_path / "out.jsonl"
+    with caplog.at_level("INFO", logger="edge_fer.commands.run"):
+        result = _run("--source", str(short_clip), "--model", str(tiny_model), "--log", str(log),
+                      "--no-smoothing", "--tta", "flip")
+    assert result.exit_code == 0, result.output
+    assert any("tta flip" in r.getMessage() for r in caplog.records), caplog.text
+    faces = [r for r in _records(log) if r["type"] == "face"]
+    assert faces
+    frames = _decode(short_clip)
+    names = classifier.info.class_names
+    moved, off = 0.0, 0.0
+    with load_classifier(tiny_model, tta="flip") as flip:
+        for r in faces:
+            batch = prepare_faces(frames[r["frame"]], [Detection(tuple(r["box"]))],
+                                  flip.resolution, CropConfig(margin=MARGIN),
+                                  flip.info.preprocessing)
+            logged = [r["probs"][n] for n in names]
+            off = max(off, float(np.abs(np.subtract(logged, flip.predict(batch)[0])).max()))
+            moved = max(moved, float(np.abs(np.subtract(logged, classifier.predict(batch)[0])).max()))
+    # The log rounds to 4 decimals; the tiny model's flip moves its probabilities by ~1e-3.
+    assert off <= 1e-4, "the run's probabilities are not the flip-averaged ones"
+    assert moved > 3e-4, "the run's probabilities are those of the model without TTA"
+
+
 def test_classify_every_reclassifies_a_tracked_face_only_every_n_frames(
         clip: tuple[Path, list[list[Placement]]], tiny_model: Path, classifier: Classifier,
         tmp_path: Path) -> None:

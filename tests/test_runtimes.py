@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from edge_fer.data import load_dataset
-from edge_fer.errors import MissingDependencyError, ModelError
+from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.preprocess import prepare_batch
 from edge_fer.runtimes import load_classifier
 from edge_fer.runtimes.base import ModelInfo
@@ -202,3 +203,59 @@ def test_a_manifest_skips_exports_that_failed_verification(converted: Path, tmp_
     (folder / "manifest.json").write_text(json.dumps(data))
     with load_classifier(folder) as chosen:
         assert chosen.path == folder / "model_fp32.tflite"
+
+
+# --- flip test-time augmentation, applied by Classifier.predict for every runtime ----------
+
+@pytest.mark.parametrize("name", ["model_fp32.tflite", "model_int8.tflite", "model_fp32.xml",
+                                  "model.keras"])
+def test_flip_tta_averages_each_face_with_its_mirror(converted: Path, tiny_model: Path,
+                                                      faces48: np.ndarray, name: str) -> None:
+    path = tiny_model if name == "model.keras" else converted / name
+    faces = prepare_batch(faces48[:6], 32)
+    mirrors = np.ascontiguousarray(faces[:, :, ::-1])
+    half = np.zeros((1, 32, 32), np.uint8)
+    half[:, :, :16] = 255  # left half white: its mirror is a different image
+    with load_classifier(path, tta="none") as plain:
+        assert plain.info.tta == "none"
+        expected = (plain.predict(faces) + plain.predict(mirrors)) / 2
+        plain_half, mirror_half = plain.predict(half), plain.predict(half[:, :, ::-1].copy())
+    with load_classifier(path, tta="flip") as flip:
+        assert flip.info.tta == "flip"
+        got = flip.predict(faces)
+        single = [flip.predict(faces[i:i + 1])[0] for i in (0, 1)]  # the camera loop's case
+        got_half = flip.predict(half)
+    assert got.shape == (6, 7) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(single, got[:2], atol=1e-5)
+    np.testing.assert_allclose(got_half[0], (plain_half[0] + mirror_half[0]) / 2, atol=1e-5)
+    assert float(np.abs(got_half - plain_half).max()) > 1e-3, "flip changed nothing"
+
+
+def test_openvino_compiles_once_for_single_faces_under_flip(converted: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """One face becomes a batch of 2: it must run on a request compiled once, not per call."""
+    import openvino as ov
+
+    compiled: list[str] = []
+    original = ov.Core.compile_model
+
+    def counting(self: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(str(model.inputs[0].get_partial_shape()))
+        return original(self, model, *args, **kwargs)
+
+    monkeypatch.setattr(ov.Core, "compile_model", counting)
+    face = np.full((1, 32, 32), 128, np.uint8)
+    with load_classifier(converted / "model_fp32.xml", tta="flip") as flip:
+        first = flip.predict(face)
+        for _ in range(3):
+            np.testing.assert_allclose(flip.predict(face), first, atol=1e-6)
+    assert compiled == ["[2,32,32,3]"], compiled
+
+
+def test_tta_override_applies_to_a_manifests_preferred_export(converted: Path) -> None:
+    with load_classifier(converted) as own, load_classifier(converted, tta="flip") as flip:
+        assert own.info.tta == "none"  # the session's conversion records none
+        assert flip.info.tta == "flip" and flip.path == own.path
+    with pytest.raises(UserInputError, match="unknown tta 'mirror'"):
+        load_classifier(converted, tta="mirror")

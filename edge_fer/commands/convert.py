@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from edge_fer.tta import TTA_MODES
+
 FORMAT_KEYS = "tflite-fp32, tflite-fp16, tflite-int8, openvino-fp32, openvino-fp16"
 
 
@@ -37,10 +39,14 @@ FORMAT_KEYS = "tflite-fp32, tflite-fp16, tflite-int8, openvino-fp32, openvino-fp
 @click.option("--max-int8-drop", default=1.0, show_default=True, type=click.FloatRange(0, 100),
               help="Quantized exports: accuracy points they may lose against Keras.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the face samples.")
+@click.option("--tta", type=click.Choice(TTA_MODES),
+              help="Test-time augmentation every export records and is verified with: flip "
+                   "averages each face with its mirror image (twice the classifier's work) "
+                   "[default: the model card's, none when it names none].")
 def command(model: Path, formats: str, out: Path, calibration: Path | None,
             calibration_samples: int, verify_data: Path | None, samples: int,
             io_dtype: str | None, int8_fallback: str | None, min_agreement: float,
-            max_int8_drop: float, seed: int) -> None:
+            max_int8_drop: float, seed: int, tta: str | None) -> None:
     """Convert a Keras model, verify every export against it, write OUT/manifest.json.
 
     Exits 1 when an export fails verification (the manifest still records its figures).
@@ -59,7 +65,7 @@ def command(model: Path, formats: str, out: Path, calibration: Path | None,
         model=model, out=out, formats=tuple(chosen), calibration=calibration,
         calibration_samples=calibration_samples, verify_data=verify_data, samples=samples,
         io_dtype=io_dtype or "uint8", int8_fallback=fallback,
-        thresholds=Thresholds(min_agreement / 100, max_int8_drop / 100), seed=seed)
+        thresholds=Thresholds(min_agreement / 100, max_int8_drop / 100), seed=seed, tta=tta)
     result = convert(cfg, echo=click.echo)
     click.echo(f"\n{'format':<14} {'file':<20} {'size MB':>8} {'agree %':>8} {'max diff':>9} "
                f"{'acc %':>6} {'keras %':>8}  check")
@@ -71,5 +77,6 @@ def command(model: Path, formats: str, out: Path, calibration: Path | None,
                    f"{100 * (v.reference_accuracy or 0):>8.1f}  {'ok' if v.passed else 'FAILED'}"
                    + (f" (float from {a.options['float_from']})" if "float_from" in a.options
                       else ""))
-    click.echo(f"manifest: {result.manifest}")
+    ttas = sorted({a.tta for a in result.artifacts})
+    click.echo(f"manifest: {result.manifest} (tta {', '.join(ttas) or 'none'})")
     raise_if_failed(list(result.failures))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from edge_fer.tta import TTA_MODES
+
 
 @click.command("evaluate")
 @click.option("--model", type=click.Path(exists=True),
@@ -23,9 +25,13 @@ import click
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write metrics as JSON.")
 @click.option("--png", "png_out", type=click.Path(dir_okay=False),
               help="Confusion-matrix PNG [default: beside --json, else confusion.png].")
+@click.option("--tta", default="model", show_default=True,
+              type=click.Choice(["model", *TTA_MODES]),
+              help="Test-time augmentation: model = the file's own (card or manifest); none; "
+                   "flip = average each face with its mirror image.")
 def command(model: str | None, data: str, usage: str | None, runtime: str | None,
             resolution: int | None, threads: int | None, limit: int | None,
-            json_out: str | None, png_out: str | None) -> None:
+            json_out: str | None, png_out: str | None, tta: str) -> None:
     """Score a model on labelled faces and print the metrics table."""
     from edge_fer.data import load_dataset
     from edge_fer.defaults import default_model
@@ -35,14 +41,17 @@ def command(model: str | None, data: str, usage: str | None, runtime: str | None
 
     model_path = Path(model) if model else default_model()
     dataset = load_dataset(data, usage=usage, limit=limit)
-    with load_classifier(model_path, runtime, threads, resolution) as classifier:
+    with load_classifier(model_path, runtime, threads, resolution,
+                         None if tta == "model" else tta) as classifier:
         metrics = evaluate(classifier, dataset)
         r = classifier.resolution
         key = classifier.key
-    click.echo(f"model: {model_path} ({key}, {r} px)   data: {dataset.source} ({len(dataset)} faces)")
+        used = classifier.info.tta
+    click.echo(f"model: {model_path} ({key}, {r} px, tta {used})   "
+               f"data: {dataset.source} ({len(dataset)} faces)")
     click.echo(metrics.table())
     result = metrics.to_dict()
-    result.update(model=str(model_path), runtime=key, resolution=r, data=dataset.source)
+    result.update(model=str(model_path), runtime=key, resolution=r, tta=used, data=dataset.source)
     if json_out:
         Path(json_out).write_text(json.dumps(result, indent=2) + "\n")
         click.echo(f"metrics: {json_out}")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from edge_fer.tta import TTA_MODES
+
 if TYPE_CHECKING:
     from edge_fer.profile import Profile
     from edge_fer.runtimes.base import Classifier
@@ -57,6 +59,11 @@ def _size(text: str | None) -> tuple[int, int] | None:
 @click.option("--threads", envvar=_env("THREADS"), show_envvar=True,
               type=click.IntRange(min=1),
               help="Classifier threads [default: the profile's, else all usable cores].")
+@click.option("--tta", default="model", show_default=True, envvar=_env("TTA"), show_envvar=True,
+              type=click.Choice(["model", *TTA_MODES]),
+              help="Test-time augmentation: model = the file's own (card or manifest); none "
+                   "(for a device too slow for it); flip = average each face with its mirror "
+                   "image (twice the classifier's work).")
 @click.option("--profile", "profile_file", metavar="FILE", envvar=_env("PROFILE"), show_envvar=True,
               help="A hardware profile: classify at the resolution it chose "
                    "[default: the model's own resolution].")
@@ -93,8 +100,9 @@ def _size(text: str | None) -> tuple[int, int] | None:
               help="Detect on a copy of the frame scaled down to this width.")
 @click.option("--full-detect-every", default=5, show_default=True,
               envvar=_env("FULL_DETECT_EVERY"), show_envvar=True, type=click.IntRange(min=1),
-              help="Scan the whole frame for faces every N frames (and whenever a known face "
-                   "is lost); in between, look only near the known faces. 1: every frame.")
+              help="Run the detector on the whole frame every N frames (and whenever a known "
+                   "face is lost); in between, follow the known faces by their appearance. "
+                   "1: every frame.")
 @click.option("--opencv-threads", default=0, show_default=True, envvar=_env("OPENCV_THREADS"),
               show_envvar=True, type=click.IntRange(min=0),
               help="Threads OpenCV may use for detection (and decoding); 0: one per usable "
@@ -120,11 +128,11 @@ def _size(text: str | None) -> tuple[int, int] | None:
               envvar=_env("SNAPSHOT_INTERVAL"), show_envvar=True,
               type=click.FloatRange(min=0), help="Seconds between snapshots.")
 def command(source: str, detector: str, model: str | None, manifest: str | None,
-            runtime: str | None, threads: int | None, profile_file: str | None, log_target: str,
-            log_max_mb: float, log_backups: int, max_fps: float | None, duration: float | None,
-            loop: bool, give_up_after: float, summary_interval: float, camera_size: str,
-            min_face: int, detect_width: int, full_detect_every: int, opencv_threads: int,
-            classify_every: int, margin: float, smoothing: bool,
+            runtime: str | None, threads: int | None, tta: str, profile_file: str | None,
+            log_target: str, log_max_mb: float, log_backups: int, max_fps: float | None,
+            duration: float | None, loop: bool, give_up_after: float, summary_interval: float,
+            camera_size: str, min_face: int, detect_width: int, full_detect_every: int,
+            opencv_threads: int, classify_every: int, margin: float, smoothing: bool,
             smoothing_alpha: float, snapshot_dir: str | None, snapshot_interval: float) -> None:
     """Detect faces in a camera feed or video and log their emotions, until stopped.
 
@@ -163,7 +171,7 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
         snapshots = (SnapshotWriter(snapshot_dir, snapshot_interval)
                      if snapshot_dir is not None else None)
         classifier = stack.enter_context(_load_model(model, manifest, runtime, threads,
-                                                     resolution))
+                                                     resolution, None if tta == "model" else tta))
         if profile is not None:
             _check_profile(profile_file or "", profile, classifier, threads)
         face_detector = stack.enter_context(
@@ -177,8 +185,8 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
         notifier = stack.enter_context(closing(Notifier()))
         config = RunConfig(max_fps=max_fps, duration=duration, loop=loop,
                            give_up_after=give_up_after, summary_interval=summary_interval)
-        log.info("running: source %s, detector %s, model %s at %d px", source, detector,
-                 classifier.key, classifier.resolution)
+        log.info("running: source %s, detector %s, model %s at %d px, tta %s", source, detector,
+                 classifier.key, classifier.resolution, classifier.info.tta)
         runner = stack.enter_context(Runner(lambda: open_source(source, size), pipeline, sink,
                                             config, stop=stop, notifier=notifier,
                                             snapshots=snapshots))
@@ -227,7 +235,7 @@ def _check_profile(path: str, profile: Profile, classifier: Classifier,
 
 
 def _load_model(model: str | None, manifest: str | None, runtime: str | None,
-                threads: int | None, resolution: int | None) -> Classifier:
+                threads: int | None, resolution: int | None, tta: str | None) -> Classifier:
     from edge_fer.runtimes import load_classifier
 
     if model or manifest:
@@ -236,6 +244,6 @@ def _load_model(model: str | None, manifest: str | None, runtime: str | None,
         from edge_fer.defaults import default_model
 
         path = default_model()
-    classifier = load_classifier(path, runtime, threads, resolution)
+    classifier = load_classifier(path, runtime, threads, resolution, tta)
     log.info("running %s (%s runtime)", classifier.path, classifier.key)
     return classifier

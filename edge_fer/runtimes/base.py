@@ -1,7 +1,8 @@
 """The classifier interface every runtime implements, and the registry that picks one by key.
 
 A runtime takes a batch of (N, r, r) uint8 grayscale faces, already prepared by
-`edge_fer.preprocess`, and returns (N, K) probabilities in the order of `info.class_names`.
+`edge_fer.preprocess`, and returns (N, K) probabilities in the order of `info.class_names`,
+under the model's test-time augmentation (`info.tta`, applied here once for every backend).
 Backends are imported only when chosen, so a device without TensorFlow never loads it.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -18,6 +19,7 @@ import numpy as np
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.preprocess import Preprocessing
+from edge_fer.tta import TTA_MODES, apply_tta, parse_tta
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class ModelInfo:
     resolution: int  # the resolution it was trained (or exported) at; the default input size
     preprocessing: Preprocessing
     arch: str = "unknown"
+    tta: str = "none"  # test-time augmentation, one of TTA_MODES
+
+    def __post_init__(self) -> None:
+        parse_tta(self.tta)  # ValueError: files and options are checked before this, with context
 
 
 class Classifier(ABC):
@@ -64,7 +70,11 @@ class Classifier(ABC):
         """Backend inference on a validated (N, r, r) uint8 batch."""
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
-        """(N, r, r) uint8 gray faces at `self.resolution` -> (N, K) float32 probabilities."""
+        """(N, r, r) uint8 gray faces at `self.resolution` -> (N, K) float32 probabilities.
+
+        With `info.tta == "flip"` the backend sees 2N images (the faces, then their mirrors)
+        in one call, so whoever times `predict` times the TTA too.
+        """
         if faces.ndim != 3 or faces.shape[1:] != (self.resolution, self.resolution):
             raise ValueError(f"expected faces of shape (N, {self.resolution}, {self.resolution}), "
                              f"got {faces.shape}")
@@ -72,7 +82,7 @@ class Classifier(ABC):
             raise ValueError(f"expected uint8 faces, got {faces.dtype}")
         if faces.shape[0] == 0:
             return np.zeros((0, len(self.info.class_names)), np.float32)
-        return self._predict(faces)
+        return apply_tta(self.info.tta, self._predict, faces)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most runtimes need nothing
         """Release the model; safe to call twice."""
@@ -113,7 +123,8 @@ def read_model_info(path: str | Path) -> ModelInfo:
     card_file = card_path_for(p)
     if card_file.exists():
         card = ModelCard.load(card_file)
-        return ModelInfo(card.class_names, card.resolution, card.preprocessing, card.arch)
+        return ModelInfo(card.class_names, card.resolution, card.preprocessing, card.arch,
+                         card.tta)
     manifest_file = p.parent / "manifest.json"
     if manifest_file.exists():
         # The converter issue owns the manifest; import lazily so the base never depends on it.
@@ -124,25 +135,32 @@ def read_model_info(path: str | Path) -> ModelInfo:
 
 
 def load_classifier(path: str | Path, runtime: str | None = None, threads: int | None = None,
-                    resolution: int | None = None) -> Classifier:
+                    resolution: int | None = None, tta: str | None = None) -> Classifier:
     """Open a model file with the runtime chosen by key (or by the file's suffix).
 
     A `manifest.json` from `edge-fer convert`, or its folder, opens the export it prefers
-    among those whose runtime is installed here.
+    among those whose runtime is installed here. `tta` overrides the model's own test-time
+    augmentation (None keeps it): for measuring, and for devices too slow for it.
     """
     p = Path(path)
+    if tta is not None and tta not in TTA_MODES:
+        raise UserInputError(f"unknown tta '{tta}' (choose from {', '.join(TTA_MODES)})")
     if not p.exists():
         raise ModelError(f"{p}: no such model file")
     if p.is_dir() or p.name == "manifest.json":
         return _load_from_manifest(p / "manifest.json" if p.is_dir() else p, runtime, threads,
-                                   resolution)
+                                   resolution, tta)
     key = runtime or runtime_for_path(p)
     if key not in RUNTIMES:
         raise UserInputError(f"unknown runtime '{key}' (choose from {', '.join(RUNTIMES)})")
     module_name, class_name = RUNTIMES[key]
     module = importlib.import_module(module_name)
     cls = getattr(module, class_name)
-    classifier: Classifier = cls(p, read_model_info(p), threads=threads)
+    info = read_model_info(p)
+    # Given to the constructor, not set afterwards: a runtime may size its buffers for the
+    # images one face becomes (OpenVINO's static batch).
+    classifier: Classifier = cls(p, info if tta is None else replace(info, tta=tta),
+                                 threads=threads)
     classifier.path = p
     if resolution is not None and resolution != classifier.resolution:
         classifier.set_resolution(resolution)
@@ -150,7 +168,7 @@ def load_classifier(path: str | Path, runtime: str | None = None, threads: int |
 
 
 def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
-                        resolution: int | None) -> Classifier:
+                        resolution: int | None, tta: str | None) -> Classifier:
     """The first of the manifest's preferred exports whose runtime is installed here."""
     from edge_fer.manifest import Manifest
 
@@ -160,7 +178,8 @@ def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
     missing: list[str] = []
     for artifact in candidates:
         try:
-            return load_classifier(path.parent / artifact.file, artifact.runtime, threads, resolution)
+            return load_classifier(path.parent / artifact.file, artifact.runtime, threads,
+                                   resolution, tta)
         except MissingDependencyError as e:
             missing.append(f"{artifact.file} ({e.package})")
     raise UserInputError(f"{path}: no runtime installed for any of its models: " + ", ".join(missing))

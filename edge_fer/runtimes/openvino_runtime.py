@@ -14,6 +14,7 @@ import numpy as np
 
 from edge_fer.errors import MissingDependencyError, ModelError
 from edge_fer.runtimes.base import Classifier, ModelInfo
+from edge_fer.tta import images_per_face
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,11 @@ class OpenVINOClassifier(Classifier):
         self._ov = ov
         self._path = Path(path)
         self._device = device
-        self._config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        # f32 pinned: on CPUs with bf16 units (Xeons with AMX) the CPU plugin computes in
+        # bfloat16 by default, which moves probabilities by ~1e-3 against the fp32 export that
+        # `edge-fer convert` verified; the edge CPUs edge-fer targets compute in f32 anyway.
+        self._config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY",
+                                        "INFERENCE_PRECISION_HINT": "f32"}
         if threads:
             self._config["INFERENCE_NUM_THREADS"] = int(threads)
         self._core = ov.Core()
@@ -70,21 +75,25 @@ class OpenVINOClassifier(Classifier):
             raise ModelError(f"{path}: the output has no fixed class dimension ({out_shape})")
         self.check_output(out_shape[out_shape.rank.get_length() - 1].get_length(), str(path))
         self._fixed = in_shape[1].get_length() if in_shape[1].is_static else None
-        self._single: Any = None
+        # One face of the camera loop is one image, or two under flip TTA: that batch gets
+        # the static request, any other size the dynamic one.
+        self._static_batch = images_per_face(info.tta)
+        self._static: Any = None
         self._batched: Any = None
         self.set_resolution(int(self._fixed or info.resolution))
 
     def _resize_input(self, resolution: int) -> None:
-        if resolution == self._resolution and self._single is not None:
+        if resolution == self._resolution and self._static is not None:
             return
-        self._single = self._compile(1, resolution)
-        self._batched = None  # compiled on the first batch of more than one face
+        self._static = self._compile(self._static_batch, resolution)
+        self._batched = None  # compiled on the first batch of another size
 
     def _compile(self, batch: int, resolution: int) -> Any:
         """An infer request for (batch, r, r, 3); batch -1 = dynamic.
 
         Why two: a static batch of 1 runs a single face about a third faster on the CPU
-        plugin than a dynamic batch, and single faces are what the camera loop sends.
+        plugin than a dynamic batch, and single faces are what the camera loop sends (as a
+        static batch of 2 under flip TTA, the face and its mirror).
         """
         try:
             self._model.reshape({self._model.inputs[0]: self._ov.PartialShape(
@@ -97,8 +106,8 @@ class OpenVINOClassifier(Classifier):
 
     def _predict(self, faces: np.ndarray) -> np.ndarray:
         x = np.repeat(faces[..., None], 3, axis=-1).astype(np.float32)
-        if len(faces) == 1:
-            request = self._single
+        if len(faces) == self._static_batch:
+            request = self._static
         else:
             if self._batched is None:
                 self._batched = self._compile(-1, self._resolution)
@@ -107,7 +116,7 @@ class OpenVINOClassifier(Classifier):
         return np.array(request.get_output_tensor(0).data, dtype=np.float32)
 
     def close(self) -> None:
-        self._single = None
+        self._static = None
         self._batched = None
         self._model = None
 
