@@ -19,15 +19,21 @@ MAX_TILT_DEGREES = 45.0
 
 @dataclass(frozen=True)
 class CropConfig:
-    """`margin`: fraction of the box side added in total; `align`: level the eyes when the
-    detector found them.
+    """`margin`: fraction of the box side added in total; `shift`: fraction of the box height
+    the crop's centre moves down; `align`: level the eyes when the detector found them.
 
     FER2013's 48 px faces are framed about as tightly as Haar boxes them: on FER faces placed
     in frames, the crop correlates best with the original face at a margin of 0-0.05 (Haar
-    0.80, MTCNN 0.65; 0.64 and 0.58 at 0.2), so the default adds only a little.
+    0.80, MTCNN 0.65; 0.64 and 0.58 at 0.2), so the default adds only a little. Haar boxes
+    are centred on the FER face (mean offset 1 % of the side), yet the classifier does better
+    on a crop moved down a little: on two clips of 203 validation faces (3 frames each,
+    150-230 px) accuracy on the Haar-found faces rose from 53.6 to 57.0 % and from 61.4 to
+    66.0 % with `shift` 0.05 at margin 0.05 (and by 1.4-5 points at every margin from -0.1
+    to 0.3).
     """
 
     margin: float = 0.05
+    shift: float = 0.05
     align: bool = True
 
 
@@ -45,7 +51,7 @@ def crop_transform(det: Detection, config: CropConfig) -> tuple[np.ndarray, int]
     """The 2x3 affine map from frame pixels to the square crop, and the crop's side."""
     x, y, w, h = det.box
     side = max(2, round(max(w, h) * (1.0 + config.margin)))
-    cx, cy = x + w / 2.0, y + h / 2.0
+    cx, cy = x + w / 2.0, y + h / 2.0 + config.shift * h
     angle = eye_angle(det) if config.align else 0.0
     # Rotating by +angle (counter-clockwise on screen) levels an eye line that falls by angle.
     m = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)

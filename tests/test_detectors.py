@@ -142,14 +142,21 @@ def _gradient_frame() -> np.ndarray:
 def test_crop_is_a_square_with_margin_centred_on_the_box() -> None:
     frame = _gradient_frame()
     det = Detection((100, 100, 100, 80))  # centre (150, 140)
-    crop = crop_face(frame, det, CropConfig(margin=0.2, align=False))
+    crop = crop_face(frame, det, CropConfig(margin=0.2, shift=0.0, align=False))
     assert crop.shape == (120, 120)
     np.testing.assert_array_equal(crop, frame[80:200, 90:210])
 
 
+def test_crop_shift_moves_the_window_down_by_a_fraction_of_the_box_height() -> None:
+    frame = _gradient_frame()
+    det = Detection((100, 100, 100, 80))  # centre (150, 140); 0.1 x 80 = 8 px lower
+    crop = crop_face(frame, det, CropConfig(margin=0.2, shift=0.1, align=False))
+    np.testing.assert_array_equal(crop, frame[88:208, 90:210])
+
+
 def test_crop_at_the_edge_stays_square_with_the_border_repeated() -> None:
     frame = _gradient_frame()
-    crop = crop_face(frame, Detection((0, 0, 60, 60)), CropConfig(margin=0.5))
+    crop = crop_face(frame, Detection((0, 0, 60, 60)), CropConfig(margin=0.5, shift=0.0))
     assert crop.shape == (90, 90)
     np.testing.assert_array_equal(crop[15:, 15:], frame[:75, :75])
     np.testing.assert_array_equal(crop[:15, 20], np.full(15, frame[0, 5]))
