@@ -24,16 +24,12 @@ class CropConfig:
 
     FER2013's 48 px faces are framed about as tightly as Haar boxes them: on FER faces placed
     in frames, the crop correlates best with the original face at a margin of 0-0.05 (Haar
-    0.80, MTCNN 0.65; 0.64 and 0.58 at 0.2), so the default adds only a little. Haar boxes
-    are centred on the FER face (mean offset 1 % of the side), yet the classifier does better
-    on a crop moved down a little: on two clips of 203 validation faces (3 frames each,
-    150-230 px) accuracy on the Haar-found faces rose from 53.6 to 57.0 % and from 61.4 to
-    66.0 % with `shift` 0.05 at margin 0.05 (and by 1.4-5 points at every margin from -0.1
-    to 0.3).
+    0.80, MTCNN 0.65; 0.64 and 0.58 at 0.2), so the default adds only a little. `shift` is
+    a property of the detector's boxes: see `FaceDetector.crop_shift`.
     """
 
     margin: float = 0.05
-    shift: float = 0.05
+    shift: float = 0.0
     align: bool = True
 
 

@@ -43,7 +43,7 @@ class FramePipeline:
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
-        self.crop = crop or CropConfig()
+        self.crop = crop or CropConfig(shift=detector.crop_shift)
         self.class_names = classifier.info.class_names
 
     def warm_up(self, frame_size: tuple[int, int] = (640, 480)) -> None:

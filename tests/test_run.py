@@ -20,6 +20,7 @@ from edge_fer.cli import cli
 from edge_fer.crop import CropConfig, prepare_faces
 from edge_fer.detectors import load_detector
 from edge_fer.detectors.base import Detection, FaceDetector
+from edge_fer.detectors.haar import HaarDetector
 from edge_fer.errors import RuntimeFailure
 from edge_fer.pipeline import FramePipeline
 from edge_fer.runner import RunConfig, Runner
@@ -30,6 +31,7 @@ from edge_fer.sources.base import FrameSource, SourceError
 from edge_fer.tracking import Tracker, TrackingConfig, iou
 
 MARGIN = 0.05  # the CLI default, used again to rebuild crops from the logged boxes
+RUN_CROP = CropConfig(margin=MARGIN, shift=HaarDetector.crop_shift)  # `run`'s, with haar
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,7 @@ def test_run_logs_each_face_with_the_classifiers_own_label(
     names = classifier.info.class_names
     for r in faces:
         batch = prepare_faces(frames[r["frame"]], [Detection(tuple(r["box"]))],
-                              classifier.resolution, CropConfig(margin=MARGIN),
+                              classifier.resolution, RUN_CROP,
                               classifier.info.preprocessing)
         probs = classifier.predict(batch)[0]
         np.testing.assert_allclose([r["probs"][n] for n in names], probs, atol=2e-3)
@@ -155,7 +157,7 @@ def test_run_applies_the_tta_override_and_logs_it(short_clip: Path, tiny_model: 
     with load_classifier(tiny_model, tta="flip") as flip:
         for r in faces:
             batch = prepare_faces(frames[r["frame"]], [Detection(tuple(r["box"]))],
-                                  flip.resolution, CropConfig(margin=MARGIN),
+                                  flip.resolution, RUN_CROP,
                                   flip.info.preprocessing)
             logged = [r["probs"][n] for n in names]
             off = max(off, float(np.abs(np.subtract(logged, flip.predict(batch)[0])).max()))
@@ -182,7 +184,7 @@ def test_classify_every_reclassifies_a_tracked_face_only_every_n_frames(
     def own(r: dict[str, Any]) -> np.ndarray:
         """What the classifier says on this record's own crop."""
         batch = prepare_faces(frames[r["frame"]], [Detection(tuple(r["box"]))],
-                              classifier.resolution, CropConfig(margin=MARGIN),
+                              classifier.resolution, RUN_CROP,
                               classifier.info.preprocessing)
         return classifier.predict(batch)[0]
 

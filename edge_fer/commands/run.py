@@ -115,10 +115,10 @@ def _size(text: str | None) -> tuple[int, int] | None:
 @click.option("--margin", default=0.05, show_default=True, envvar=_env("MARGIN"),
               show_envvar=True, type=click.FloatRange(0, 1),
               help="Crop margin around the face box (fraction of its side).")
-@click.option("--crop-shift", default=0.05, show_default=True, envvar=_env("CROP_SHIFT"),
-              show_envvar=True, type=click.FloatRange(-0.5, 0.5),
-              help="Move the crop down by this fraction of the face box's height (the "
-                   "classifier scored 3-5 points higher on Haar boxes so moved).")
+@click.option("--crop-shift", envvar=_env("CROP_SHIFT"), show_envvar=True,
+              type=click.FloatRange(-0.5, 0.5),
+              help="Move the crop down by this fraction of the face box's height "
+                   "[default: the detector's own: haar 0.05, mtcnn 0].")
 @click.option("--smoothing/--no-smoothing", default=True, show_default=True,
               envvar=_env("SMOOTHING"), show_envvar=True,
               help="Average each face's probabilities over frames.")
@@ -136,7 +136,7 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
             log_target: str, log_max_mb: float, log_backups: int, max_fps: float | None,
             duration: float | None, loop: bool, give_up_after: float, summary_interval: float,
             camera_size: str, min_face: int, detect_width: int, full_detect_every: int,
-            opencv_threads: int, classify_every: int, margin: float, crop_shift: float,
+            opencv_threads: int, classify_every: int, margin: float, crop_shift: float | None,
             smoothing: bool,
             smoothing_alpha: float, snapshot_dir: str | None, snapshot_interval: float) -> None:
     """Detect faces in a camera feed or video and log their emotions, until stopped.
@@ -186,7 +186,9 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
                                  Tracker(TrackingConfig(smoothing=smoothing,
                                                         alpha=smoothing_alpha,
                                                         classify_every=classify_every)),
-                                 CropConfig(margin=margin, shift=crop_shift))
+                                 CropConfig(margin=margin,
+                                            shift=face_detector.crop_shift if crop_shift is None
+                                            else crop_shift))
         notifier = stack.enter_context(closing(Notifier()))
         config = RunConfig(max_fps=max_fps, duration=duration, loop=loop,
                            give_up_after=give_up_after, summary_interval=summary_interval)

@@ -46,6 +46,9 @@ class DetectorConfig:
 
 class FaceDetector(ABC):
     key: str = ""
+    # How far the classifier's crop should move down from this detector's box (a fraction of
+    # the box height, CropConfig.shift), measured per detector on validation faces.
+    crop_shift: float = 0.0
 
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config

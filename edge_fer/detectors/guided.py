@@ -23,6 +23,7 @@ class GuidedDetector(FaceDetector):
         super().__init__(inner.config)
         self.inner = inner
         self.key = inner.key
+        self.crop_shift = inner.crop_shift
         self._follower = FaceFollower(follow)
         self._known = False
         self._since_full = 0
