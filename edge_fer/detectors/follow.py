@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from edge_fer.detectors.base import Detection, Point, clip_box
+from edge_fer.preprocess import to_gray
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,6 @@ class _Template:
     scale: float
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-
-
 class FaceFollower:
     """Remembers faces from a full detector pass and finds them again in later frames."""
 
@@ -69,9 +66,14 @@ class FaceFollower:
             x, y, w, h = det.box
             scale = self.config.template_px / max(w, h)
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            face = cv2.resize(_gray(frame[y:y + h, x:x + w]), size, interpolation=cv2.INTER_AREA)
+            face = cv2.resize(to_gray(frame[y:y + h, x:x + w]), size, interpolation=cv2.INTER_AREA)
             self._templates.append(_Template(det, face, scale))
         self._boxes = [d.box for d in detections]
+
+    @property
+    def knows_faces(self) -> bool:
+        """Whether there is any face to follow (the last full pass found one)."""
+        return bool(self._templates)
 
     def forget(self) -> None:
         self._templates = []
@@ -90,7 +92,7 @@ class FaceFollower:
             # The search window at the template's scale, never smaller than the template.
             rw = max(tw, round((x1 - x0) * template.scale))
             rh = max(th, round((y1 - y0) * template.scale))
-            window = cv2.resize(_gray(frame[y0:y1, x0:x1]), (rw, rh), interpolation=cv2.INTER_AREA)
+            window = cv2.resize(to_gray(frame[y0:y1, x0:x1]), (rw, rh), interpolation=cv2.INTER_AREA)
             scores = cv2.matchTemplate(window, template.image, cv2.TM_CCOEFF_NORMED)
             _, best, _, (mx, my) = cv2.minMaxLoc(scores)
             if not best >= self.config.min_score:  # also catches NaN (a flat window)

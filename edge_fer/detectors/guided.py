@@ -25,13 +25,12 @@ class GuidedDetector(FaceDetector):
         self.key = inner.key
         self.crop_shift = inner.crop_shift
         self._follower = FaceFollower(follow)
-        self._known = False
         self._since_full = 0
         self.full_passes = 0  # how many frames needed the detector (for figures)
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         self._since_full += 1
-        if self._known and self._since_full < self.config.full_frame_every:
+        if self._follower.knows_faces and self._since_full < self.config.full_frame_every:
             followed = self._follower.follow(frame)
             if followed is not None:
                 return followed
@@ -39,13 +38,11 @@ class GuidedDetector(FaceDetector):
         self.full_passes += 1
         found = self.inner.detect(frame)
         self._follower.remember(frame, found)
-        self._known = bool(found)
         return found
 
     def reset(self) -> None:
         """Forget the known faces: the next frame gets a full pass."""
         self._follower.forget()
-        self._known = False
 
     def close(self) -> None:
         self.inner.close()

@@ -19,7 +19,7 @@ import numpy as np
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.preprocess import Preprocessing
-from edge_fer.tta import TTA_MODES, apply_tta, parse_tta
+from edge_fer.tta import apply_tta, parse_tta
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,11 @@ def load_classifier(path: str | Path, runtime: str | None = None, threads: int |
     augmentation (None keeps it): for measuring, and for devices too slow for it.
     """
     p = Path(path)
-    if tta is not None and tta not in TTA_MODES:
-        raise UserInputError(f"unknown tta '{tta}' (choose from {', '.join(TTA_MODES)})")
+    if tta is not None:
+        try:
+            parse_tta(tta)
+        except ValueError as e:
+            raise UserInputError(str(e)) from None
     if not p.exists():
         raise ModelError(f"{p}: no such model file")
     if p.is_dir() or p.name == "manifest.json":
