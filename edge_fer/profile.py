@@ -18,6 +18,7 @@ from edge_fer.errors import UserInputError
 from edge_fer.fits import FIT_KINDS, Fit
 from edge_fer.hardware import ThermalReading, fingerprint
 from edge_fer.jsonfile import save_json
+from edge_fer.tta import parse_tta
 
 PROFILE_KIND = "edge-fer-hardware-profile"
 PROFILE_SCHEMA = 1
@@ -218,6 +219,9 @@ class SweepSettings:
     min_seconds: float = 1.0
     seed: int = 0  # visiting order and input pixels
     pipeline: Pipeline | None = None
+    # The model's test-time augmentation when timed: "flip" doubles each call's batch, so a
+    # pick holds only for runs with the same TTA. None: not recorded (profiles before 0.1.0).
+    tta: str | None = None
 
     @property
     def target_ms(self) -> float:
@@ -239,7 +243,18 @@ class SweepSettings:
                    warmup=f.whole("warmup", minimum=0),
                    min_repeats=f.whole("min_repeats", minimum=1),
                    min_seconds=f.number("min_seconds"), seed=f.whole("seed"),
-                   pipeline=_read_done(Pipeline.read, pipe) if pipe else None)
+                   pipeline=_read_done(Pipeline.read, pipe) if pipe else None,
+                   tta=_tta(f))
+
+
+def _tta(f: _Fields) -> str | None:
+    value = f.text("tta", optional=True)
+    if value is not None:
+        try:
+            parse_tta(value)
+        except ValueError as e:
+            raise f.error("tta", str(e)) from None
+    return value
 
 
 def _fraction(f: _Fields, key: str) -> float:

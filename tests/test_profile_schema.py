@@ -167,6 +167,8 @@ def test_missing_fields(saved: Path, path: tuple[str, ...], expected: str) -> No
     (("settings", "threads"), 0, "must be at least 1"),
     (("settings", "statistic"), "p50", "expected one of median, p90, p99"),
     (("settings", "headroom"), 5, "must be a fraction from 0 to below 1, got 5"),
+    (("settings", "tta"), "mirror", "profile.settings.tta: unknown tta 'mirror'"),
+    (("settings", "tta"), 2, "profile.settings.tta: expected text, got 2"),
     (("machine",), [], "profile.machine: expected an object, got list"),
     (("measurements",), {}, "profile.measurements: expected a list"),
     (("machine", "cpu"), None, "profile.machine.cpu: expected text, got null"),
@@ -180,6 +182,14 @@ def test_wrong_types(saved: Path, path: tuple[str, ...], value: Any, expected: s
         d[path[-1]] = value
 
     assert expected in problem(edit(saved, put))
+
+
+def test_a_profile_without_tta_still_loads(saved: Path) -> None:
+    """Profiles written before the TTA was recorded read as 'not recorded', not as 'none'."""
+    edit(saved, lambda d: d["settings"].update(tta="flip"))
+    assert load_profile(saved).settings.tta == "flip"
+    edit(saved, lambda d: d["settings"].pop("tta"))
+    assert load_profile(saved).settings.tta is None
 
 
 def test_wrong_type_deep_in_a_list(saved: Path) -> None:

@@ -167,6 +167,27 @@ def test_run_applies_the_tta_override_and_logs_it(short_clip: Path, tiny_model: 
     assert moved > 3e-4, "the run's probabilities are those of the model without TTA"
 
 
+@pytest.mark.parametrize("timed, warned", [("none", True), ("flip", False)])
+def test_a_run_with_more_tta_than_its_profile_timed_is_warned(
+        short_clip: Path, tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        timed: str, warned: bool) -> None:
+    """Flip doubles each call's batch: a pick timed without it may not hold with it."""
+    shipped = json.loads((Path(__file__).parents[1] / "profiles"
+                          / "x86-epyc-2c-tflite-1t.json").read_text())
+    shipped["settings"]["tta"] = timed
+    profile = tmp_path / "p.json"
+    profile.write_text(json.dumps(shipped))
+    with caplog.at_level("WARNING", logger="edge_fer.commands.run"):
+        result = _run("--source", str(short_clip), "--model", str(tiny_model), "--profile",
+                      str(profile), "--tta", "flip", "--log", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 0, result.output
+    said = [r.getMessage() for r in caplog.records if "measured with tta" in r.getMessage()]
+    assert bool(said) == warned, caplog.text
+    if warned:
+        assert said[0] == (f"{profile} was measured with tta none, this run uses tta flip "
+                           "(2 images a face): its pick may not hold; profile with this tta")
+
+
 def test_classify_every_reclassifies_a_tracked_face_only_every_n_frames(
         clip: tuple[Path, list[list[Placement]]], tiny_model: Path, classifier: Classifier,
         tmp_path: Path) -> None:

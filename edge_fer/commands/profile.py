@@ -136,7 +136,8 @@ def command(ctx: click.Context, model_file: str | None, arch: str | None, runtim
         settings = SweepSettings(
             runtime=classifier.key, threads=threads or usable_cores(), budget_ms=budget_ms,
             faces=faces, multiple_of=multiple_of, headroom=headroom / 100, warmup=warmup,
-            min_repeats=min_repeats, min_seconds=min_seconds, seed=seed, pipeline=pipeline)
+            min_repeats=min_repeats, min_seconds=min_seconds, seed=seed, pipeline=pipeline,
+            tta=classifier.info.tta)
         workload = _workload(classifier, settings, resources)
         what = "whole pipeline" if pipeline else "classifier"
         _echo_err(f"profiling {model.arch} ({what}) with {settings.runtime}, "
@@ -202,6 +203,7 @@ def describe(profile: Profile) -> list[str]:
                  f"+ {p.faces} face(s)")
     else:
         timed = f"classifier only, {s.faces} face(s) per call"
+    timed += f"; tta {s.tta or 'not recorded'}"
     pick = profile.pick
     lines = [
         f"machine     {m.cpu}, {m.cores} cores, {m.arch}{memory}; {m.os}; Python {m.python}",
@@ -313,4 +315,5 @@ def _model_for_check(resources: ExitStack, profile: Profile,
         if not profile.model.untrained and sha256_file(path) != profile.model.sha256:
             click.echo(f"warning: {path.name} is not the model that was profiled "
                        f"({profile.model.file})", err=True)
-    return resources.enter_context(load_classifier(path, s.runtime, s.threads))
+    # Time the TTA the sweep timed (the model file's own when the profile does not say).
+    return resources.enter_context(load_classifier(path, s.runtime, s.threads, tta=s.tta))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edge_fer.tta import TTA_MODES
+from edge_fer.tta import TTA_MODES, images_per_face
 
 if TYPE_CHECKING:
     from edge_fer.profile import Profile
@@ -239,6 +239,11 @@ def _check_profile(path: str, profile: Profile, classifier: Classifier,
     if profile.model.arch not in (classifier.info.arch, "unknown"):
         log.warning("%s was measured for %s, this model is %s", path, profile.model.arch,
                     classifier.info.arch)
+    timed, used = profile.settings.tta, classifier.info.tta
+    if timed is not None and images_per_face(used) > images_per_face(timed):
+        log.warning("%s was measured with tta %s, this run uses tta %s (%d images a face): "
+                    "its pick may not hold; profile with this tta", path, timed, used,
+                    images_per_face(used))
 
 
 def _load_model(model: str | None, manifest: str | None, runtime: str | None,
