@@ -230,7 +230,8 @@ def train(cfg: TrainConfig, resume: bool = False,
         state["history"].append(row)
         improved = f1 > state["best_f1"]
         if improved:
-            state.update(best_f1=f1, best_epoch=epoch + 1, since_best=0)
+            state.update(best_f1=f1, best_epoch=epoch + 1, since_best=0,
+                         best_plateau_scale=state["plateau_scale"])
             best_metrics = metrics
             save_for_inference(model, out / "model.keras")
             _card(cfg, full, train_set, val_set, metrics, state).save(card_path_for(out / "model.keras"))
@@ -276,7 +277,9 @@ def rewind_state(state: dict[str, Any]) -> dict[str, Any]:
     """The training state as it was right after the best epoch (whose weights are model.keras)."""
     best = int(state["best_epoch"])
     history = [row for row in state["history"] if int(row["epoch"]) <= best]
-    return dict(state, epoch=best, since_best=0, history=history,
+    # States written before best_plateau_scale was kept have only the latest scale.
+    scale = float(state.get("best_plateau_scale", state["plateau_scale"]))
+    return dict(state, epoch=best, since_best=0, history=history, plateau_scale=scale,
                 wall_s=sum(float(row["seconds"]) for row in history))
 
 

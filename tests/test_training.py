@@ -11,7 +11,7 @@ import pytest
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.classes import CLASS_NAMES
 from edge_fer.errors import UserInputError
-from edge_fer.training import TrainConfig, learning_rate, train
+from edge_fer.training import TrainConfig, learning_rate, rewind_state, train
 
 
 def test_cosine_schedule_warms_up_then_decays() -> None:
@@ -123,6 +123,19 @@ def test_resume_from_the_best_weights_alone(tmp_path: Path, fer_root: Path) -> N
     (tmp_path / "model.keras").unlink()
     with pytest.raises(UserInputError, match="nothing to resume"):
         train(TrainConfig(**{**cfg.__dict__, "epochs": 4}), resume=True, echo=lambda s: None)
+
+
+def test_rewinding_restores_the_best_epochs_learning_rate_state() -> None:
+    """Plateau halvings after the best epoch are undone with the epochs that made them."""
+    rows = [{"epoch": e, "seconds": 10.0} for e in range(1, 13)]
+    state = {"epoch": 12, "best_f1": 0.5, "best_epoch": 4, "best_plateau_scale": 0.5,
+             "plateau_scale": 0.125, "since_best": 8, "history": rows, "wall_s": 120.0}
+    rewound = rewind_state(state)
+    assert (rewound["epoch"], rewound["since_best"], rewound["plateau_scale"]) == (4, 0, 0.5)
+    assert [r["epoch"] for r in rewound["history"]] == [1, 2, 3, 4]
+    assert rewound["wall_s"] == pytest.approx(40.0)
+    older = {k: v for k, v in state.items() if k != "best_plateau_scale"}
+    assert rewind_state(older)["plateau_scale"] == 0.125  # all an older state can say
 
 
 def test_the_card_command_reproduces_the_configuration() -> None:
