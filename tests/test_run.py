@@ -186,6 +186,9 @@ def test_a_run_with_more_tta_than_its_profile_timed_is_warned(
     if warned:
         assert said[0] == (f"{profile} was measured with tta none, this run uses tta flip "
                            "(2 images a face): its pick may not hold; profile with this tta")
+    # The profile's pick (128 px) is not the size the tiny model was trained at: said too.
+    assert any(r.getMessage().startswith(f"{profile} chose 128 px, but ")
+               and "was trained at" in r.getMessage() for r in caplog.records), caplog.text
 
 
 def test_classify_every_reclassifies_a_tracked_face_only_every_n_frames(
