@@ -220,7 +220,7 @@ class SweepSettings:
     seed: int = 0  # visiting order and input pixels
     pipeline: Pipeline | None = None
     # The model's test-time augmentation when timed: "flip" doubles each call's batch, so a
-    # pick holds only for runs with the same TTA. None: not recorded (profiles before 0.1.0).
+    # pick holds only for runs with the same TTA. None: not recorded (older profiles).
     tta: str | None = None
 
     @property

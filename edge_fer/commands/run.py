@@ -240,8 +240,8 @@ def _check_profile(path: str, profile: Profile, classifier: Classifier,
         log.warning("%s was measured for %s, this model is %s", path, profile.model.arch,
                     classifier.info.arch)
     if classifier.resolution != classifier.info.resolution:
-        # A network works at the size it was trained at: the shipped 64 px model scored 63.8 %
-        # on validation at 64 px, 49.8 % at 72 and 53.1 % at 48.
+        # A network works at the size it was trained at (the README gives the default's
+        # validation accuracy at other sizes: 10-14 points lower at 48, 72 and 96 px).
         log.warning("%s chose %d px, but %s was trained at %d px: its accuracy falls away from "
                     "that size; train at %d px (edge-fer train --profile) for this device",
                     path, classifier.resolution, classifier.path or "the model",
