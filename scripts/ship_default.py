@@ -23,9 +23,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+from edge_fer.tta import TTA_MODES
+
 REPO = Path(__file__).resolve().parent.parent
 DEST = REPO / "edge_fer" / "models" / "default"
 EDGE_FER = [sys.executable, "-m", "edge_fer"]
+TTA_SENTENCES = {
+    "none": "each face is classified once.",
+    "flip": "each face's probabilities are averaged with its mirror image's (twice the "
+            "classifier's batch; `--tta none` turns it off).",
+    "crops": "each face's probabilities are averaged over 14 images: the face, six "
+             "re-framings of it (zoomed 10% in and out, shifted a sixteenth of its side four "
+             "ways) and the mirrors of all seven (`--tta flip` or `none` for a slower device).",
+}
 
 
 def main() -> int:
@@ -36,7 +46,7 @@ def main() -> int:
     ap.add_argument("--note", default="", help="a sentence for the top of MODEL_CARD.md")
     ap.add_argument("--formats", default="tflite-int8,tflite-fp16",
                     help="export formats to try in order; the first that passes verification ships")
-    ap.add_argument("--tta", default="flip", choices=("none", "flip"),
+    ap.add_argument("--tta", default="flip", choices=TTA_MODES,
                     help="test-time augmentation the default runs with")
     args = ap.parse_args()
     model, card = args.run_dir / "model.keras", args.run_dir / "model.card.json"
@@ -178,8 +188,7 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
     lines += [f"- Tried first: {line}" for line in attempts]
     lines += [
         "", "`edge-fer run` and `edge-fer evaluate` open `manifest.json` and run its preferred "
-        "export. Flip test-time augmentation averages each face's probabilities with its mirror "
-        "image's (twice the classifier's batch; `--tta none` turns it off).", "",
+        f"export under test-time augmentation `{args.tta}`: {TTA_SENTENCES[args.tta]}", "",
         f"On test, the float Keras model (same TTA) scores accuracy {float_test['accuracy']:.1%}, "
         f"macro-F1 {float_test['macro_f1']:.3f}; the shipped export {test['accuracy']:.1%}, "
         f"{test['macro_f1']:.3f}.", "",

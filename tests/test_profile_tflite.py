@@ -55,6 +55,23 @@ def test_real_sweep_through_the_tflite_runtime(converted: Path) -> None:
                                                         "tensorflow"))
 
 
+def test_profile_times_the_tta_it_is_given_and_hints_at_a_lighter_one(converted: Path,
+                                                                     tmp_path: Path) -> None:
+    """Capped below the 32 px the tiny model was trained at, crops (14 images a face) gets a
+    hint to keep the size with flip; the profile records the TTA it timed."""
+    model = converted / "model_fp32.tflite"
+    for tta in ("crops", "none"):
+        out = tmp_path / f"{tta}.json"
+        result = run("profile", "--model", str(model), "--resolutions", "8,16,24",
+                     "--max-resolution", "24", "--budget-ms", "1000", "--tta", tta, *QUICK,
+                     "--out", str(out))
+        assert result.exit_code == 0
+        profile = load_profile(out)
+        assert profile.settings.tta == tta and profile.chosen_resolution == 24
+        hinted = "profile again with --tta flip to keep 32 px" in result.stderr
+        assert hinted == (tta == "crops"), result.stderr
+
+
 def test_profile_then_check_through_the_cli(converted: Path, tmp_path: Path) -> None:
     model = converted / "model_fp32.tflite"
     out, png = tmp_path / "p.json", tmp_path / "p.png"

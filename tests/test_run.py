@@ -191,6 +191,26 @@ def test_a_run_with_more_tta_than_its_profile_timed_is_warned(
                and "was trained at" in r.getMessage() for r in caplog.records), caplog.text
 
 
+def test_a_run_takes_the_tta_its_profile_timed_unless_told_otherwise(
+        short_clip: Path, tiny_model: Path, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    shipped = json.loads((Path(__file__).parents[1] / "profiles"
+                          / "x86-epyc-2c-tflite-1t.json").read_text())
+    shipped["settings"]["tta"] = "flip"  # the tiny model's own card names none
+    profile = tmp_path / "p.json"
+    profile.write_text(json.dumps(shipped))
+    for told, used in (((), "flip"), (("--tta", "none"), "none"), (("--tta", "model"), "flip")):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="edge_fer.commands.run"):
+            result = _run("--source", str(short_clip), "--model", str(tiny_model), "--profile",
+                          str(profile), *told, "--duration", "0.5",
+                          "--log", str(tmp_path / "out.jsonl"))
+        assert result.exit_code == 0, result.output
+        running = [r.getMessage() for r in caplog.records
+                   if r.getMessage().startswith("running: source")]
+        assert running and running[0].endswith(f", tta {used}"), caplog.text
+
+
 def test_classify_every_reclassifies_a_tracked_face_only_every_n_frames(
         clip: tuple[Path, list[list[Placement]]], tiny_model: Path, classifier: Classifier,
         tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from edge_fer.preprocess import prepare_batch
 from edge_fer.runtimes import load_classifier
 from edge_fer.runtimes.base import ModelInfo
 from edge_fer.runtimes.tflite_runtime import dequantize, quantize
+from edge_fer.tta import images_per_face, tta_views
 
 pytestmark = pytest.mark.slow
 
@@ -230,6 +231,35 @@ def test_flip_tta_averages_each_face_with_its_mirror(converted: Path, tiny_model
     np.testing.assert_allclose(single, got[:2], atol=1e-5)
     np.testing.assert_allclose(got_half[0], (plain_half[0] + mirror_half[0]) / 2, atol=1e-5)
     assert float(np.abs(got_half - plain_half).max()) > 1e-3, "flip changed nothing"
+
+
+def test_crops_tta_reframes_zoom_about_the_centre_and_shift_by_a_sixteenth() -> None:
+    face = np.zeros((1, 32, 32), np.uint8)
+    face[0, :, 6] = 255  # a bright column left of the centre (15.5)
+    face[0, 26, :] = 255  # a bright row below it
+    views = tta_views("crops", face)  # the face, zoom 1.1, zoom 0.9, x+2, x-2, y+2, y-2 px
+    columns = [int(v[0].argmax()) for v in views[:7]]  # the top row crosses only the column
+    rows = [int(v[:, 20].argmax()) for v in views[:7]]
+    assert columns == [6, 5, 7, 8, 4, 6, 6]  # zoom moves it from the centre in/out
+    assert rows == [26, 27, 25, 26, 26, 28, 24]
+    np.testing.assert_array_equal(views[7:], views[:7, :, ::-1])  # then every view mirrored
+
+
+@pytest.mark.parametrize("name", ["model_int8.tflite", "model_fp32.xml"])
+def test_crops_tta_averages_the_face_its_reframings_and_their_mirrors(
+        converted: Path, faces48: np.ndarray, name: str) -> None:
+    faces = prepare_batch(faces48[:3], 32)
+    views = tta_views("crops", faces)
+    assert views.shape == (14 * 3, 32, 32) and images_per_face("crops") == 14
+    np.testing.assert_array_equal(views[:3], faces)  # view 0 is the face itself
+    np.testing.assert_array_equal(views[21:24], faces[:, :, ::-1])  # view 7 its mirror
+    with load_classifier(converted / name, tta="none") as plain:
+        expected = plain.predict(views).reshape(14, 3, 7).mean(axis=0)
+    with load_classifier(converted / name, tta="crops") as crops:
+        got = crops.predict(faces)
+        single = crops.predict(faces[1:2])[0]  # the camera loop's case: one face, 14 images
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(single, got[1], atol=1e-5)
 
 
 def test_openvino_compiles_once_for_single_faces_under_flip(converted: Path,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +64,34 @@ def test_augmentation_changes_each_image_differently() -> None:
     assert not np.allclose(out[0], face[0])
     assert not np.allclose(out[0], out[1])
     assert out.min() >= 0 and out.max() <= 255
+
+
+_FIRST_BATCH = """
+import hashlib, sys
+import numpy as np, tensorflow as tf
+from edge_fer.data import FaceDataset
+from edge_fer.training import TrainConfig, _train_dataset, seed_run
+rng = np.random.default_rng(0)
+data = FaceDataset(rng.integers(0, 255, (64, 48, 48), dtype=np.uint8), rng.integers(0, 7, 64), "x")
+cfg = TrainConfig(data="unused", out="unused", resolution=32, batch_size=16, augment="none")
+seed_run(tf, cfg, int(sys.argv[1]))
+batch = next(iter(_train_dataset(tf, data, cfg, np.ones(7))))[0].numpy()
+print("first batch", hashlib.sha256(batch.tobytes()).hexdigest())
+"""
+
+
+def test_a_resumed_process_does_not_replay_the_first_epochs_order() -> None:
+    """The data pipeline restarts from the seed in every process (so this runs processes):
+    one resumed at epoch 5 must draw its faces in another order than one started at 0 (else
+    every resume replays the same batches), and two resumed at 5 in the same order."""
+    def first_batch(start_epoch: int) -> str:
+        done = subprocess.run([sys.executable, "-c", _FIRST_BATCH, str(start_epoch)],
+                              capture_output=True, text=True, timeout=120, check=True)
+        return [line for line in done.stdout.splitlines() if line.startswith("first batch")][0]
+
+    fresh, resumed, resumed_again = first_batch(0), first_batch(5), first_batch(5)
+    assert fresh != resumed
+    assert resumed == resumed_again
 
 
 @pytest.mark.slow

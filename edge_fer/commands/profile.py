@@ -15,11 +15,12 @@ import click
 
 from edge_fer.errors import CheckFailed, UserInputError
 from edge_fer.hardware import usable_cores
+from edge_fer.tta import TTA_MODES, images_per_face
 
 if TYPE_CHECKING:  # heavy modules stay out of `edge-fer --help`
     from edge_fer.profile import ModelIdentity, Profile, SweepSettings
     from edge_fer.profiler import Workload
-    from edge_fer.runtimes.base import Classifier
+    from edge_fer.runtimes.base import Classifier, ModelInfo
 
 FIT_CHOICES = ("auto", "lagrange", "poly2", "pchip")
 PROFILE_RUNTIMES = ("tflite", "openvino")
@@ -92,6 +93,11 @@ def _parse_frame(ctx: click.Context, param: click.Parameter,
               help="Timed seconds per resolution, at least.")
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=0),
               help="Untimed calls before timing each resolution.")
+@click.option("--tta", default="model", show_default=True,
+              type=click.Choice(["model", *TTA_MODES]),
+              help="Test-time augmentation to time: model = the file's own; a slow device may "
+              "keep its trained resolution with a lighter one (flip: 2 images a face, crops: "
+              "14); edge-fer run --profile then uses it.")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the visiting order and the input pixels.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Where to write the profile (JSON).")
@@ -101,7 +107,7 @@ def command(ctx: click.Context, model_file: str | None, arch: str | None, runtim
             budget_ms: float, threads: int | None, resolutions: tuple[int, ...] | None,
             max_resolution: int, detector: str | None, frame: tuple[int, int] | None, faces: int,
             fit: str, multiple_of: int, headroom: float, min_repeats: int, min_seconds: float,
-            warmup: int, seed: int, out: str | None, plot: str | None) -> None:
+            warmup: int, tta: str, seed: int, out: str | None, plot: str | None) -> None:
     """Sweep input resolutions on this device and pick the largest within a latency budget.
 
     \b
@@ -132,7 +138,8 @@ def command(ctx: click.Context, model_file: str | None, arch: str | None, runtim
         width, height = frame or (640, 480)
         pipeline = Pipeline(detector, width, height, faces)
     with ExitStack() as resources:
-        classifier, model = _open_model(resources, model_file, arch, runtime, threads)
+        classifier, model = _open_model(resources, model_file, arch, runtime, threads,
+                                        None if tta == "model" else tta)
         settings = SweepSettings(
             runtime=classifier.key, threads=threads or usable_cores(), budget_ms=budget_ms,
             faces=faces, multiple_of=multiple_of, headroom=headroom / 100, warmup=warmup,
@@ -150,14 +157,32 @@ def command(ctx: click.Context, model_file: str | None, arch: str | None, runtim
     for line in describe(profile):
         click.echo(line)
     click.echo(f"wrote {out}")
+    hint = lighter_tta_hint(profile.chosen_resolution, classifier.info)
+    if hint and arch is None:
+        _echo_err(hint)
     if plot:
         from edge_fer.profile_plot import draw_profile
 
         click.echo(f"wrote {draw_profile(profile, plot)}")
 
 
+def lighter_tta_hint(chosen: int, info: ModelInfo) -> str | None:
+    """Advice when the pick fell below the model's trained size while TTA multiplies its work.
+
+    Why: away from its trained size the network loses 10-30 points (README), while a lighter
+    TTA costs about one; on a slow device the better trade is usually to keep the size.
+    """
+    if chosen >= info.resolution or info.tta == "none":
+        return None
+    lighter = [t for t in TTA_MODES if images_per_face(t) < images_per_face(info.tta)]
+    return (f"hint: the pick {chosen} px is below the {info.resolution} px the model was "
+            f"trained at, and tta {info.tta} makes each face {images_per_face(info.tta)} "
+            f"images; profile again with --tta {lighter[-1]} to keep {info.resolution} px")
+
+
 def _open_model(resources: ExitStack, model_file: str | None, arch: str | None,
-                runtime: str | None, threads: int | None) -> tuple[Classifier, ModelIdentity]:
+                runtime: str | None, threads: int | None,
+                tta: str | None) -> tuple[Classifier, ModelIdentity]:
     """Load the model to time; with --arch, build and export an untrained one first."""
     from edge_fer.manifest import sha256_file
     from edge_fer.profile import ModelIdentity
@@ -168,7 +193,7 @@ def _open_model(resources: ExitStack, model_file: str | None, arch: str | None,
     if arch is not None:
         runtime = runtime or "tflite"
         path = untrained_model(arch, runtime, progress=_echo_err)
-        classifier = resources.enter_context(load_classifier(path, runtime, threads))
+        classifier = resources.enter_context(load_classifier(path, runtime, threads, tta=tta))
         return classifier, ModelIdentity(arch=arch, sha256="untrained")
     if model_file is None:
         from edge_fer.defaults import default_model
@@ -178,7 +203,7 @@ def _open_model(resources: ExitStack, model_file: str | None, arch: str | None,
     inferred = runtime_for_path(model_file)
     if runtime is not None and runtime != inferred:
         raise UserInputError(f"{model_file}: a {inferred} model cannot run on --runtime {runtime}")
-    classifier = resources.enter_context(load_classifier(model_file, inferred, threads))
+    classifier = resources.enter_context(load_classifier(model_file, inferred, threads, tta=tta))
     identity = ModelIdentity(arch=classifier.info.arch, sha256=sha256_file(Path(model_file)),
                              file=Path(model_file).name)
     return classifier, identity

@@ -61,9 +61,11 @@ def _size(text: str | None) -> tuple[int, int] | None:
               help="Classifier threads [default: the profile's, else all usable cores].")
 @click.option("--tta", default="model", show_default=True, envvar=_env("TTA"), show_envvar=True,
               type=click.Choice(["model", *TTA_MODES]),
-              help="Test-time augmentation: model = the file's own (card or manifest); none "
+              help="Test-time augmentation: model = the profile's, else the file's own (card "
+                   "or manifest); none "
                    "(for a device too slow for it); flip = average each face with its mirror "
-                   "image (twice the classifier's work).")
+                   "image (twice the classifier's work); crops = flip over the face and six "
+                   "re-framings of it (14 times the work).")
 @click.option("--profile", "profile_file", metavar="FILE", envvar=_env("PROFILE"), show_envvar=True,
               help="A hardware profile: classify at the resolution it chose "
                    "[default: the model's own resolution].")
@@ -171,6 +173,8 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
         resolution = profile.chosen_resolution if profile is not None else None
         if profile is not None and threads is None:
             threads = profile.settings.threads  # the pick holds for the threads it was timed with
+        if profile is not None and tta == "model" and profile.settings.tta is not None:
+            tta = profile.settings.tta  # ... and for the TTA it was timed with
         sink = stack.enter_context(open_log(log_target, int(log_max_mb * 1024 * 1024),
                                             log_backups))
         snapshots = (SnapshotWriter(snapshot_dir, snapshot_interval)

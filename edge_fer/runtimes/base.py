@@ -72,8 +72,8 @@ class Classifier(ABC):
     def predict(self, faces: np.ndarray) -> np.ndarray:
         """(N, r, r) uint8 gray faces at `self.resolution` -> (N, K) float32 probabilities.
 
-        With `info.tta == "flip"` the backend sees 2N images (the faces, then their mirrors)
-        in one call, so whoever times `predict` times the TTA too.
+        Under TTA the backend sees all views of the N faces (2N under flip: the faces, then
+        their mirrors) in one call, so whoever times `predict` times the TTA too.
         """
         if faces.ndim != 3 or faces.shape[1:] != (self.resolution, self.resolution):
             raise ValueError(f"expected faces of shape (N, {self.resolution}, {self.resolution}), "

@@ -75,8 +75,8 @@ class OpenVINOClassifier(Classifier):
             raise ModelError(f"{path}: the output has no fixed class dimension ({out_shape})")
         self.check_output(out_shape[out_shape.rank.get_length() - 1].get_length(), str(path))
         self._fixed = in_shape[1].get_length() if in_shape[1].is_static else None
-        # One face of the camera loop is one image, or two under flip TTA: that batch gets
-        # the static request, any other size the dynamic one.
+        # One face of the camera loop is one image, or images_per_face(tta) under TTA: that
+        # batch gets the static request, any other size the dynamic one.
         self._static_batch = images_per_face(info.tta)
         self._static: Any = None
         self._batched: Any = None
@@ -93,7 +93,7 @@ class OpenVINOClassifier(Classifier):
 
         Why two: a static batch of 1 runs a single face about a third faster on the CPU
         plugin than a dynamic batch, and single faces are what the camera loop sends (as a
-        static batch of 2 under flip TTA, the face and its mirror).
+        static batch of all its TTA views: 2 under flip, the face and its mirror).
         """
         try:
             self._model.reshape({self._model.inputs[0]: self._ov.PartialShape(
