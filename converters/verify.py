@@ -1,7 +1,7 @@
 """Verification of an export against its Keras model, on the same faces, through edge-fer's runtimes.
 
-Float exports must pick the same top-1 class as Keras; a quantized export is allowed to
-disagree on some faces but not to lose accuracy. Both limits are options.
+Float exports must pick the same top-1 class as Keras (where Keras sees no tie); a quantized
+export is allowed to disagree on some faces but not to lose accuracy. Both limits are options.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import numpy as np
 from edge_fer.errors import CheckFailed
 from edge_fer.manifest import Verification
 from edge_fer.runtimes.base import Classifier
+
+TIE = 1e-3  # probability: Keras' scores of two classes this close are a tie
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,12 @@ def compare(probs: np.ndarray, reference: np.ndarray, labels: np.ndarray, quanti
     if probs.shape != reference.shape:
         raise ValueError(f"shapes differ: {probs.shape} vs {reference.shape}")
     top, ref_top = probs.argmax(axis=1), reference.argmax(axis=1)
-    agreement = float(np.mean(top == ref_top))
+    rows = np.arange(len(top))
+    # A face Keras itself scores as a tie (its top class within TIE of the export's choice)
+    # may go either way under float rounding; it agrees. Seen: a barely trained model whose
+    # 7 probabilities differ by ~1e-5 "disagreed" on 2% of faces with fp16 errors of 1e-5.
+    tie = reference[rows, ref_top] - reference[rows, top] <= TIE
+    agreement = float(np.mean((top == ref_top) | tie))
     right, ref_right = top == labels, ref_top == labels
     accuracy, ref_accuracy = float(np.mean(right)), float(np.mean(ref_right))
     if quantized:

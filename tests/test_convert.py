@@ -72,6 +72,21 @@ def test_float_export_fails_below_the_agreement_threshold() -> None:
     assert compare(export, reference, labels, False, Thresholds(min_agreement=0.98)).passed
 
 
+def test_a_face_keras_scores_as_a_tie_may_go_either_way() -> None:
+    """A barely trained model scores its classes ~1e-5 apart: fp16 rounding picks either."""
+    labels = np.zeros(100, np.int64)
+    reference = np.full((100, 7), 1 / 7, np.float32)
+    reference[:, 0] += 5e-4  # class 0 leads class 1 by 5e-4 (a tie) ...
+    reference[:50, 0] += 0.1  # ... except on the first 50 faces, where it leads clearly
+    export = reference.copy()
+    export[48:52, 1] += 0.2  # the export picks class 1 on faces 48-51
+    v = compare(export, reference, labels, quantized=False, thresholds=Thresholds())
+    assert v.agreement == pytest.approx(0.98) and not v.passed  # 48, 49 were clear: real
+    export[48:50, 1] -= 0.2
+    v = compare(export, reference, labels, quantized=False, thresholds=Thresholds())
+    assert v.agreement == 1.0 and v.passed  # 50, 51 were ties: they agree
+
+
 def test_int8_export_is_judged_by_accuracy_lost_not_agreement() -> None:
     labels = np.array([0] * 50 + [1] * 50)
     reference = _probs([0] * 50 + [0] * 50)  # Keras: 50% accurate
