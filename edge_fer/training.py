@@ -177,7 +177,8 @@ def train(cfg: TrainConfig, resume: bool = False,
     tf = import_tensorflow()
     if cfg.threads:
         tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
-    seed_run(tf, cfg, int(json.loads(state_file.read_text())["epoch"]) if resume else 0)
+    saved = json.loads(state_file.read_text()) if resume else None
+    seed_run(tf, cfg, int(saved["epoch"]) if saved is not None else 0)
 
     t_load = time.perf_counter()
     full = load_dataset(cfg.data, limit=cfg.limit, seed=cfg.seed)
@@ -190,8 +191,8 @@ def train(cfg: TrainConfig, resume: bool = False,
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     rewarm = False
-    if resume:
-        state = json.loads(state_file.read_text())
+    if saved is not None:
+        state = saved
         saved_cfg = state["config"]
         if saved_cfg.get("resolution") != cfg.resolution or saved_cfg.get("arch") != cfg.arch:
             raise UserInputError(f"{out}: checkpoint is {saved_cfg.get('arch')} at "

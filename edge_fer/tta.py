@@ -57,7 +57,7 @@ def tta_views(tta: str, faces: np.ndarray) -> np.ndarray:
         return faces
     framed = [faces] if mode == "flip" else [faces] + [_reframe(faces, *v) for v in _CROPS]
     views = framed + [f[:, :, ::-1] for f in framed]
-    return np.ascontiguousarray(np.concatenate(views))
+    return np.concatenate(views)  # a new, C-contiguous array
 
 
 def apply_tta(tta: str, predict: Callable[[np.ndarray], np.ndarray],
