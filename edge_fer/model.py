@@ -26,9 +26,34 @@ def resolve_weights(weights: str) -> str | None:
         return "imagenet"
     p = Path(weights)
     if not p.is_file():
-        raise UserInputError(f"{weights}: weights must be 'none', 'imagenet' or an existing "
-                             "weights file (an EfficientNetV2 backbone without top, .h5/.weights.h5)")
+        raise UserInputError(f"{weights}: weights must be 'none', 'imagenet', an existing "
+                             "backbone weights file (.h5/.weights.h5, without top) or a trained "
+                             "edge-fer model (.keras)")
     return str(p)
+
+
+def is_trained_model(weights: str) -> bool:
+    """A `.keras` file is a whole edge-fer model to fine-tune, not a backbone weights file."""
+    return weights.endswith(".keras")
+
+
+def _warm_start(model: Any, path: str) -> None:
+    """Copy every weight of a trained edge-fer model into `model` (same arch and classes).
+
+    The network is fully convolutional, so a model trained at one resolution fine-tunes at
+    another: a device whose profile picks 96 px starts from the 64 px default, not from scratch.
+    """
+    tf = import_tensorflow()
+    try:
+        trained = tf.keras.models.load_model(path, compile=False)
+    except Exception as e:
+        raise UserInputError(f"{path}: not a readable Keras model ({str(e).splitlines()[0]})") \
+            from None
+    theirs, ours = trained.get_weights(), model.get_weights()
+    if [w.shape for w in theirs] != [w.shape for w in ours]:
+        raise UserInputError(f"{path}: its layers do not match {model.name} (another "
+                             "architecture or number of classes)")
+    model.set_weights(theirs)
 
 
 def build_model(arch: str = "efficientnetv2-b0", num_classes: int = 7, weights: str = "none",
@@ -37,7 +62,8 @@ def build_model(arch: str = "efficientnetv2-b0", num_classes: int = 7, weights: 
 
     The input is (None, None, 3) float 0..255 so one model runs at any resolution; the
     backbone's own preprocessing layer rescales it. `resolution` only matters for ImageNet
-    weights, which Keras checks against a concrete size.
+    weights, which Keras checks against a concrete size. `weights` may also name a trained
+    edge-fer model (.keras) whose every weight, head included, starts the new one.
     """
     if arch not in ARCHS:
         raise UserInputError(f"unknown architecture '{arch}' (choose from {', '.join(ARCHS)})")
@@ -45,8 +71,10 @@ def build_model(arch: str = "efficientnetv2-b0", num_classes: int = 7, weights: 
     keras = tf.keras
     constructor = getattr(keras.applications, ARCHS[arch])
     inputs = keras.Input(shape=(None, None, 3), name="face")
+    init = resolve_weights(weights)
+    warm = init is not None and is_trained_model(init)
     try:
-        backbone = constructor(include_top=False, weights=resolve_weights(weights),
+        backbone = constructor(include_top=False, weights=None if warm else init,
                                input_tensor=inputs, include_preprocessing=True)
     except Exception as e:  # a download failure offline, or a weights file of the wrong shape
         first = str(e).split("\n")[0]
@@ -55,7 +83,10 @@ def build_model(arch: str = "efficientnetv2-b0", num_classes: int = 7, weights: 
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="probs",
                                  dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=f"edge_fer_{arch.replace('-', '_')}")
+    model = keras.Model(inputs, outputs, name=f"edge_fer_{arch.replace('-', '_')}")
+    if warm:
+        _warm_start(model, str(init))
+    return model
 
 
 def save_for_inference(model: Any, path: str | Path) -> None:

@@ -115,6 +115,29 @@ def test_tiny_training_run_writes_loadable_model_and_card(tiny_model: Path) -> N
 
 
 @pytest.mark.slow
+def test_a_trained_model_warm_starts_another_at_a_new_resolution(tiny_model: Path,
+                                                                  tmp_path: Path) -> None:
+    """`--weights MODEL.keras`: every weight, head included, carries over; foreign ones are refused."""
+    import tensorflow as tf
+
+    from edge_fer.model import build_model
+
+    trained = tf.keras.models.load_model(tiny_model, compile=False)
+    warm = build_model("efficientnetv2-b0", weights=str(tiny_model), resolution=48)
+    cold = build_model("efficientnetv2-b0", resolution=48)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 3)).astype(np.float32)
+    expected = np.asarray(trained(x, training=False))
+    assert np.allclose(np.asarray(warm(x, training=False)), expected, atol=1e-5)
+    assert not np.allclose(np.asarray(cold(x, training=False)), expected, atol=1e-3)
+    with pytest.raises(UserInputError, match="do not match"):
+        build_model("efficientnetv2-b1", weights=str(tiny_model))
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(UserInputError, match="broken.keras: not a readable Keras model"):
+        build_model("efficientnetv2-b0", weights=str(broken))
+
+
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(tmp_path: Path, fer_root: Path) -> None:
     cfg = TrainConfig(data=str(fer_root / "train"), out=str(tmp_path), resolution=32, epochs=1,
                       batch_size=32, limit=150, warmup_epochs=0, augment="none", seed=2)

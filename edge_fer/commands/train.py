@@ -20,7 +20,8 @@ from edge_fer.augment import PRESETS
 @click.option("--profile", "profile_file", type=click.Path(exists=True, dir_okay=False),
               help="A hardware profile: train at the resolution it chose for its device.")
 @click.option("--weights", default="none", show_default=True,
-              help="none (from scratch), imagenet (needs internet), or a local weights file.")
+              help="none (from scratch), imagenet (needs internet), a local backbone weights file, "
+                   "or a trained edge-fer model (.keras) to fine-tune, e.g. at another resolution.")
 @click.option("--epochs", default=100, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", "learning_rate", default=1e-3, show_default=True, type=float)
