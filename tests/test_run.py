@@ -188,7 +188,9 @@ def test_a_run_with_more_tta_than_its_profile_timed_is_warned(
                            "(2 images a face): its pick may not hold; profile with this tta")
     # The profile's pick (128 px) is not the size the tiny model was trained at: said too.
     assert any(r.getMessage().startswith(f"{profile} chose 128 px, but ")
-               and "was trained at" in r.getMessage() for r in caplog.records), caplog.text
+               and "was trained at" in r.getMessage()
+               and f"--profile {profile} --weights MODEL.keras" in r.getMessage()
+               for r in caplog.records), caplog.text
 
 
 def test_a_run_takes_the_tta_its_profile_timed_unless_told_otherwise(

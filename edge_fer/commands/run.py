@@ -247,9 +247,10 @@ def _check_profile(path: str, profile: Profile, classifier: Classifier,
         # A network works at the size it was trained at (the README gives the default's
         # validation accuracy at other sizes: 10-14 points lower at 48, 72 and 96 px).
         log.warning("%s chose %d px, but %s was trained at %d px: its accuracy falls away from "
-                    "that size; train at %d px (edge-fer train --profile) for this device",
+                    "that size; fine-tune it at %d px for this device (edge-fer train --profile "
+                    "%s --weights MODEL.keras, README: Train)",
                     path, classifier.resolution, classifier.path or "the model",
-                    classifier.info.resolution, classifier.resolution)
+                    classifier.info.resolution, classifier.resolution, path)
     timed, used = profile.settings.tta, classifier.info.tta
     if timed is not None and images_per_face(used) > images_per_face(timed):
         log.warning("%s was measured with tta %s, this run uses tta %s (%d images a face): "
