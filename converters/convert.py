@@ -22,10 +22,11 @@ from converters.formats import ExportFormat
 from converters.verify import Thresholds, compare, failure_message, predict_in_batches
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.data import FaceDataset, load_dataset, stratified_sample
-from edge_fer.errors import ModelError, UserInputError
+from edge_fer.errors import UserInputError
 from edge_fer.manifest import MANIFEST_NAME, Artifact, Manifest, Verification, sha256_file
 from edge_fer.preprocess import prepare_batch
 from edge_fer.runtimes.base import RUNTIMES, Classifier, ModelInfo, read_model_info
+from edge_fer.runtimes.keras_runtime import load_keras_model
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def convert(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> Conve
     echo(f"model: {cfg.model} ({info.arch}, {info.resolution} px, tta {info.tta}); verifying on "
          f"{len(verification.labels)} faces from {verification.source}")
     source_sha = sha256_file(cfg.model)
-    keras_model = _load_keras(cfg.model)
+    keras_model = load_keras_model(cfg.model)
     reference = _reference(cfg.model, info, verification.faces)
     cfg.out.mkdir(parents=True, exist_ok=True)
     artifacts: list[Artifact] = []
@@ -166,17 +167,6 @@ def _training_data(model: Path) -> Path:
         raise UserInputError(f"{model}: its card names no training data here ({source or 'none'});"
                              " pass --calibration DIR (labelled faces)")
     return path
-
-
-def _load_keras(path: Path) -> Any:
-    from edge_fer.runtimes.keras_runtime import import_tensorflow
-
-    tf = import_tensorflow()
-    try:
-        return tf.keras.models.load_model(path, compile=False)
-    except Exception as e:  # Keras raises many types for a bad file
-        first = str(e).split("\n")[0]
-        raise ModelError(f"{path}: cannot load Keras model ({type(e).__name__}: {first})") from None
 
 
 def _reference(model: Path, info: ModelInfo, faces: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_fer.errors import UserInputError
-from edge_fer.runtimes.keras_runtime import import_tensorflow
+from edge_fer.runtimes.keras_runtime import import_tensorflow, load_keras_model
 
 # CLI key -> keras.applications constructor. Same key in cards, profiles and the CLI.
 ARCHS: dict[str, str] = {
@@ -43,13 +43,7 @@ def _warm_start(model: Any, path: str) -> None:
     The network is fully convolutional, so a model trained at one resolution fine-tunes at
     another: a device whose profile picks 96 px starts from the 64 px default, not from scratch.
     """
-    tf = import_tensorflow()
-    try:
-        trained = tf.keras.models.load_model(path, compile=False)
-    except Exception as e:
-        raise UserInputError(f"{path}: not a readable Keras model ({str(e).splitlines()[0]})") \
-            from None
-    theirs, ours = trained.get_weights(), model.get_weights()
+    theirs, ours = load_keras_model(path).get_weights(), model.get_weights()
     if [w.shape for w in theirs] != [w.shape for w in ours]:
         raise UserInputError(f"{path}: its layers do not match {model.name} (another "
                              "architecture or number of classes)")

@@ -133,7 +133,7 @@ def test_a_trained_model_warm_starts_another_at_a_new_resolution(tiny_model: Pat
         build_model("efficientnetv2-b1", weights=str(tiny_model))
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"not a zip")
-    with pytest.raises(UserInputError, match="broken.keras: not a readable Keras model"):
+    with pytest.raises(UserInputError, match="broken.keras: cannot load Keras model"):
         build_model("efficientnetv2-b0", weights=str(broken))
 
 

@@ -23,6 +23,16 @@ def import_tensorflow():  # noqa: ANN201 - the module itself
     return tf
 
 
+def load_keras_model(path: str | Path):  # noqa: ANN201 - a keras.Model
+    """Load a `.keras` file for inference, or fail with one line naming the file."""
+    tf = import_tensorflow()
+    try:
+        return tf.keras.models.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a bad file
+        first_line = str(e).split("\n")[0]
+        raise ModelError(f"{path}: cannot load Keras model ({type(e).__name__}: {first_line})") from None
+
+
 class KerasClassifier(Classifier):
     key = "keras"
 
@@ -36,11 +46,7 @@ class KerasClassifier(Classifier):
                 tf.config.threading.set_inter_op_parallelism_threads(1)
             except RuntimeError:
                 pass  # TensorFlow already initialised in this process: threads are fixed
-        try:
-            self._model = tf.keras.models.load_model(path, compile=False)
-        except Exception as e:  # Keras raises many types for a bad file
-            first_line = str(e).split("\n")[0]
-            raise ModelError(f"{path}: cannot load Keras model ({type(e).__name__}: {first_line})") from None
+        self._model = load_keras_model(path)
         shape = self._model.output_shape
         self.check_output(int(shape[-1]), str(path))
         in_shape = self._model.input_shape
