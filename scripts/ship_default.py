@@ -151,6 +151,15 @@ def _confusion(m: dict) -> list[str]:
     return rows
 
 
+def _origin(weights: str) -> str:
+    """How the run started, in words: a card must not call a fine-tune 'from scratch'."""
+    if weights == "none":
+        return "trained from scratch (weights `none`)"
+    if weights.endswith(".keras"):
+        return f"fine-tuned from the trained edge-fer model `{weights}`"
+    return f"trained from the backbone weights `{weights}`"
+
+
 def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
                       attempts: list[str], args: argparse.Namespace) -> None:
     tr, hw = card["training"], card["hardware"]
@@ -159,8 +168,8 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
     if args.note:
         lines += [args.note, ""]
     lines += [
-        f"EfficientNetV2 (`{card['arch']}`) at {card['resolution']} px, trained from scratch "
-        f"(weights `{card['weights_init']}`) by edge-fer {card['edge_fer_version']} "
+        f"EfficientNetV2 (`{card['arch']}`) at {card['resolution']} px, {_origin(card['weights_init'])} "
+        f"by edge-fer {card['edge_fer_version']} "
         f"(TensorFlow {card['tensorflow_version']}) on {card['data']['source']} "
         f"(sha256 {card['data']['sha256'][:12]}...; {val['n']} faces held out for validation).",
         "",
