@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from edge_fer.model import is_trained_model
 from edge_fer.tta import TTA_MODES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,7 +156,7 @@ def _origin(weights: str) -> str:
     """How the run started, in words: a card must not call a fine-tune 'from scratch'."""
     if weights == "none":
         return "trained from scratch (weights `none`)"
-    if weights.endswith(".keras"):
+    if is_trained_model(weights):
         return f"fine-tuned from the trained edge-fer model `{weights}`"
     return f"trained from the backbone weights `{weights}`"
 
