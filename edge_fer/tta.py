@@ -15,15 +15,19 @@ import numpy as np
 
 # none: the faces as given; flip: the mean of a face's and its mirror image's probabilities
 # (FER faces are roughly symmetric, and the training augmentation mirrors them too);
+# zooms: flip over the face and two re-framings of it (zoomed 10% in and out), 6 images a face;
 # crops: flip over the face and six re-framings of it (zoomed 10% in and out, shifted by a
 # sixteenth of the side in the four directions), 14 images a face. The re-framings stay well
 # inside the training augmentation's range (zoom and shift up to 15%), and they stand for
-# what a face detector's box does from frame to frame.
-TTA_MODES = ("none", "flip", "crops")
+# what a face detector's box does from frame to frame. zooms keeps the two re-framings that
+# carry the gain: on the default's validation split zooms and crops score alike (67.2% / 0.656
+# against 67.1% / 0.656; flip 66.4% / 0.649) at 3 and 7 times flip's cost.
+TTA_MODES = ("none", "flip", "zooms", "crops")
 
 # (zoom, shift x, shift y) as fractions of the side: the views besides the face itself.
 _CROPS = ((1.1, 0.0, 0.0), (0.9, 0.0, 0.0), (1.0, 0.0625, 0.0), (1.0, -0.0625, 0.0),
           (1.0, 0.0, 0.0625), (1.0, 0.0, -0.0625))
+_REFRAMINGS = {"none": (), "flip": (), "zooms": _CROPS[:2], "crops": _CROPS}
 
 
 def parse_tta(value: object) -> str:
@@ -35,7 +39,8 @@ def parse_tta(value: object) -> str:
 
 def images_per_face(tta: str) -> int:
     """How many images one face becomes in the classifier's batch."""
-    return {"none": 1, "flip": 2, "crops": 2 * (1 + len(_CROPS))}[parse_tta(tta)]
+    mode = parse_tta(tta)
+    return 1 if mode == "none" else 2 * (1 + len(_REFRAMINGS[mode]))
 
 
 def _reframe(faces: np.ndarray, zoom: float, dx: float, dy: float) -> np.ndarray:
@@ -55,7 +60,7 @@ def tta_views(tta: str, faces: np.ndarray) -> np.ndarray:
     mode = parse_tta(tta)
     if mode == "none":
         return faces
-    framed = [faces] if mode == "flip" else [faces] + [_reframe(faces, *v) for v in _CROPS]
+    framed = [faces] + [_reframe(faces, *v) for v in _REFRAMINGS[mode]]
     views = framed + [f[:, :, ::-1] for f in framed]
     return np.concatenate(views)  # a new, C-contiguous array
 

@@ -33,6 +33,9 @@ TTA_SENTENCES = {
     "none": "each face is classified once.",
     "flip": "each face's probabilities are averaged with its mirror image's (twice the "
             "classifier's batch; `--tta none` turns it off).",
+    "zooms": "each face's probabilities are averaged over 6 images: the face, the face "
+             "zoomed 10% in and 10% out, and the mirrors of all three (3 times flip's cost; "
+             "`--tta flip` or `none` for a slower device).",
     "crops": "each face's probabilities are averaged over 14 images: the face, six "
              "re-framings of it (zoomed 10% in and out, shifted a sixteenth of its side four "
              "ways) and the mirrors of all seven (`--tta flip` or `none` for a slower device).",

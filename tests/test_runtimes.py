@@ -243,21 +243,28 @@ def test_crops_tta_reframes_zoom_about_the_centre_and_shift_by_a_sixteenth() -> 
     assert columns == [6, 5, 7, 8, 4, 6, 6]  # zoom moves it from the centre in/out
     assert rows == [26, 27, 25, 26, 26, 28, 24]
     np.testing.assert_array_equal(views[7:], views[:7, :, ::-1])  # then every view mirrored
+    zooms = tta_views("zooms", face)  # the face and its two zooms, then their mirrors
+    assert zooms.shape == (6, 32, 32) and images_per_face("zooms") == 6
+    np.testing.assert_array_equal(zooms[:3], views[:3])
+    np.testing.assert_array_equal(zooms[3:], views[:3, :, ::-1])
 
 
 @pytest.mark.parametrize("name", ["model_int8.tflite", "model_fp32.xml"])
-def test_crops_tta_averages_the_face_its_reframings_and_their_mirrors(
-        converted: Path, faces48: np.ndarray, name: str) -> None:
+@pytest.mark.parametrize("tta", ["zooms", "crops"])
+def test_reframing_tta_averages_the_face_its_reframings_and_their_mirrors(
+        converted: Path, faces48: np.ndarray, name: str, tta: str) -> None:
     faces = prepare_batch(faces48[:3], 32)
-    views = tta_views("crops", faces)
-    assert views.shape == (14 * 3, 32, 32) and images_per_face("crops") == 14
+    views = tta_views(tta, faces)
+    v = images_per_face(tta)
+    assert views.shape == (v * 3, 32, 32) and v == {"zooms": 6, "crops": 14}[tta]
     np.testing.assert_array_equal(views[:3], faces)  # view 0 is the face itself
-    np.testing.assert_array_equal(views[21:24], faces[:, :, ::-1])  # view 7 its mirror
+    mirror = v // 2 * 3
+    np.testing.assert_array_equal(views[mirror:mirror + 3], faces[:, :, ::-1])  # then its mirror
     with load_classifier(converted / name, tta="none") as plain:
-        expected = plain.predict(views).reshape(14, 3, 7).mean(axis=0)
-    with load_classifier(converted / name, tta="crops") as crops:
-        got = crops.predict(faces)
-        single = crops.predict(faces[1:2])[0]  # the camera loop's case: one face, 14 images
+        expected = plain.predict(views).reshape(v, 3, 7).mean(axis=0)
+    with load_classifier(converted / name, tta=tta) as reframing:
+        got = reframing.predict(faces)
+        single = reframing.predict(faces[1:2])[0]  # the camera loop's case: one face, v images
     np.testing.assert_allclose(got, expected, atol=1e-5)
     np.testing.assert_allclose(single, got[1], atol=1e-5)
 

@@ -41,8 +41,8 @@ FORMAT_KEYS = "tflite-fp32, tflite-fp16, tflite-int8, openvino-fp32, openvino-fp
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the face samples.")
 @click.option("--tta", type=click.Choice(TTA_MODES),
               help="Test-time augmentation every export records and is verified with: flip "
-                   "averages each face with its mirror image (twice the classifier's work), crops "
-                   "also six re-framings of it (14 times) "
+                   "averages each face with its mirror image (twice the classifier's work), zooms "
+                   "also two zoomed re-framings (6 times), crops six re-framings (14 times) "
                    "[default: the model card's, none when it names none].")
 def command(model: Path, formats: str, out: Path, calibration: Path | None,
             calibration_samples: int, verify_data: Path | None, samples: int,

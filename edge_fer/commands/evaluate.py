@@ -28,7 +28,8 @@ from edge_fer.tta import TTA_MODES
 @click.option("--tta", default="model", show_default=True,
               type=click.Choice(["model", *TTA_MODES]),
               help="Test-time augmentation: model = the file's own (card or manifest); none; "
-                   "flip = average each face with its mirror image; crops = flip over the face and "
+                   "flip = average each face with its mirror image; zooms = flip over the face "
+                   "and two zoomed re-framings (6 images a face); crops = flip over the face and "
                    "six re-framings of it (14 images a face).")
 def command(model: str | None, data: str, usage: str | None, runtime: str | None,
             resolution: int | None, threads: int | None, limit: int | None,

@@ -96,8 +96,8 @@ def _parse_frame(ctx: click.Context, param: click.Parameter,
 @click.option("--tta", default="model", show_default=True,
               type=click.Choice(["model", *TTA_MODES]),
               help="Test-time augmentation to time: model = the file's own; a slow device may "
-              "keep its trained resolution with a lighter one (flip: 2 images a face, crops: "
-              "14); edge-fer run --profile then uses it.")
+              "keep its trained resolution with a lighter one (flip: 2 images a face, zooms: "
+              "6, crops: 14); edge-fer run --profile then uses it.")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the visiting order and the input pixels.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Where to write the profile (JSON).")

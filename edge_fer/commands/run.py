@@ -64,7 +64,8 @@ def _size(text: str | None) -> tuple[int, int] | None:
               help="Test-time augmentation: model = the profile's, else the file's own (card "
                    "or manifest); none "
                    "(for a device too slow for it); flip = average each face with its mirror "
-                   "image (twice the classifier's work); crops = flip over the face and six "
+                   "image (twice the classifier's work); zooms = flip over the face and two "
+                   "zoomed re-framings (6 times); crops = flip over the face and six "
                    "re-framings of it (14 times the work).")
 @click.option("--profile", "profile_file", metavar="FILE", envvar=_env("PROFILE"), show_envvar=True,
               help="A hardware profile: classify at the resolution it chose "
