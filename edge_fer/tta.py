@@ -21,7 +21,8 @@ import numpy as np
 # inside the training augmentation's range (zoom and shift up to 15%), and they stand for
 # what a face detector's box does from frame to frame. zooms keeps the two re-framings that
 # carry the gain: on the default's validation split zooms and crops score alike (67.2% / 0.656
-# against 67.1% / 0.656; flip 66.4% / 0.649) at 3 and 7 times flip's cost.
+# against 67.1% / 0.656; flip 66.4% / 0.649) at 3 and 7 times flip's cost (on test crops
+# kept more of its gain: README).
 TTA_MODES = ("none", "flip", "zooms", "crops")
 
 # (zoom, shift x, shift y) as fractions of the side: the views besides the face itself.
