@@ -28,7 +28,7 @@ TTA_MODES = ("none", "flip", "zooms", "crops")
 # (zoom, shift x, shift y) as fractions of the side: the views besides the face itself.
 _CROPS = ((1.1, 0.0, 0.0), (0.9, 0.0, 0.0), (1.0, 0.0625, 0.0), (1.0, -0.0625, 0.0),
           (1.0, 0.0, 0.0625), (1.0, 0.0, -0.0625))
-_REFRAMINGS = {"none": (), "flip": (), "zooms": _CROPS[:2], "crops": _CROPS}
+_REFRAMINGS = {"flip": (), "zooms": _CROPS[:2], "crops": _CROPS}  # none: the faces alone
 
 
 def parse_tta(value: object) -> str:
