@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ ARCHS: dict[str, str] = {
     "efficientnetv2-b3": "EfficientNetV2B3",
     "efficientnetv2-s": "EfficientNetV2S",
 }
+
+OUTPUT_STRIDES = (32, 16)
 
 
 def resolve_weights(weights: str) -> str | None:
@@ -50,15 +53,50 @@ def _warm_start(model: Any, path: str) -> None:
     model.set_weights(theirs)
 
 
+def with_output_stride_16(model: Any) -> Any:
+    """The same network with its last stage kept at twice the spatial size (output stride 16).
+
+    A 48 px face upsampled to 64 px leaves EfficientNetV2 a 2x2 map after its stride-32 last
+    stage. Here that stage's first depthwise conv runs at stride 1 and every later one is
+    dilated by 2, so the stage sees a 4x4 map with the receptive fields it was trained with
+    (the DeepLab atrous trick): every weight keeps its shape, a stride-32 model's weights load
+    as they are, and the last stage costs 4x (the whole network about 1.5x at 64 px).
+    """
+    tf = import_tensorflow()
+    config = copy.deepcopy(model.get_config())
+    depthwise = [layer["config"] for layer in config["layers"]
+                 if layer["class_name"] == "DepthwiseConv2D"]
+    strided = [i for i, c in enumerate(depthwise) if tuple(c["strides"]) == (2, 2)]
+    if not strided:
+        raise UserInputError(f"{model.name}: no strided depthwise convolution to undo")
+    last = strided[-1]
+    depthwise[last]["strides"] = [1, 1]
+    for c in depthwise[last + 1:]:
+        c["dilation_rate"] = [2, 2]
+    dense = tf.keras.Model.from_config(config)
+    dense.set_weights(model.get_weights())
+    return dense
+
+
+def output_stride(model: Any) -> int:
+    """32 for a stock EfficientNetV2, 16 for one built by with_output_stride_16."""
+    dilated = any(getattr(layer, "dilation_rate", (1, 1)) != (1, 1) for layer in model.layers)
+    return 16 if dilated else 32
+
+
 def build_model(arch: str = "efficientnetv2-b0", num_classes: int = 7, weights: str = "none",
-                dropout: float = 0.3, resolution: int | None = None) -> Any:
+                dropout: float = 0.3, resolution: int | None = None,
+                stride: int = 32) -> Any:
     """EfficientNetV2 backbone -> global average pooling -> dropout -> softmax.
 
     The input is (None, None, 3) float 0..255 so one model runs at any resolution; the
     backbone's own preprocessing layer rescales it. `resolution` only matters for ImageNet
     weights, which Keras checks against a concrete size. `weights` may also name a trained
-    edge-fer model (.keras) whose every weight, head included, starts the new one.
+    edge-fer model (.keras) whose every weight, head included, starts the new one. `stride`
+    16 keeps the last stage at twice the size (see with_output_stride_16).
     """
+    if stride not in OUTPUT_STRIDES:
+        raise UserInputError(f"output stride {stride} is not one of {OUTPUT_STRIDES}")
     if arch not in ARCHS:
         raise UserInputError(f"unknown architecture '{arch}' (choose from {', '.join(ARCHS)})")
     tf = import_tensorflow()
@@ -80,7 +118,7 @@ def build_model(arch: str = "efficientnetv2-b0", num_classes: int = 7, weights: 
     model = keras.Model(inputs, outputs, name=f"edge_fer_{arch.replace('-', '_')}")
     if warm:
         _warm_start(model, str(init))
-    return model
+    return with_output_stride_16(model) if stride == 16 else model
 
 
 def save_for_inference(model: Any, path: str | Path) -> None:

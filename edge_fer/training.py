@@ -45,6 +45,7 @@ class TrainConfig:
     out: str
     arch: str = "efficientnetv2-b0"
     resolution: int = 64
+    output_stride: int = 32
     weights: str = "none"
     epochs: int = 100
     batch_size: int = 64
@@ -194,9 +195,12 @@ def train(cfg: TrainConfig, resume: bool = False,
     if saved is not None:
         state = saved
         saved_cfg = state["config"]
-        if saved_cfg.get("resolution") != cfg.resolution or saved_cfg.get("arch") != cfg.arch:
+        if (saved_cfg.get("resolution") != cfg.resolution or saved_cfg.get("arch") != cfg.arch
+                or saved_cfg.get("output_stride", 32) != cfg.output_stride):
             raise UserInputError(f"{out}: checkpoint is {saved_cfg.get('arch')} at "
-                                 f"{saved_cfg.get('resolution')} px; resume with the same settings")
+                                 f"{saved_cfg.get('resolution')} px, output stride "
+                                 f"{saved_cfg.get('output_stride', 32)}; resume with the same "
+                                 "settings")
         if (ckpt_dir / "last.keras").exists():
             model = tf.keras.models.load_model(ckpt_dir / "last.keras")
             model.jit_compile = False  # not restored from the file; see _compile()
@@ -216,7 +220,7 @@ def train(cfg: TrainConfig, resume: bool = False,
                  f"optimizer (best val macro-F1 {state['best_f1']:.4f})")
     else:
         model = _compile(tf, build_model(cfg.arch, len(CLASS_NAMES), cfg.weights, cfg.dropout,
-                                         cfg.resolution), cfg)
+                                         cfg.resolution, cfg.output_stride), cfg)
         state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "plateau_scale": 1.0,
                  "since_best": 0, "history": [], "wall_s": 0.0}
     state["config"] = asdict(cfg)

@@ -171,8 +171,11 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
     lines = ["# The default model", ""]
     if args.note:
         lines += [args.note, ""]
+    stride = card["hyperparameters"].get("output_stride", 32)
     lines += [
-        f"EfficientNetV2 (`{card['arch']}`) at {card['resolution']} px, {_origin(card['weights_init'])} "
+        f"EfficientNetV2 (`{card['arch']}`) at {card['resolution']} px"
+        f"{f', output stride {stride} (the last stage dilated)' if stride != 32 else ''}, "
+        f"{_origin(card['weights_init'])} "
         f"by edge-fer {card['edge_fer_version']} "
         f"(TensorFlow {card['tensorflow_version']}) on {card['data']['source']} "
         f"(sha256 {card['data']['sha256'][:12]}...; {val['n']} faces held out for validation).",

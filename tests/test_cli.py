@@ -41,6 +41,12 @@ def test_missing_data_is_exit_2_without_traceback(tmp_path: Path) -> None:
     assert "does not exist" in result.output and "Traceback" not in result.output
 
 
+def test_an_output_stride_other_than_32_or_16_is_refused(fer_root: Path) -> None:
+    result = run("train", "--data", str(fer_root / "train"), "--output-stride", "8")
+    assert result.exit_code == 2
+    assert "8 is not one of 32, 16" in result.output and "Traceback" not in result.output
+
+
 def test_unknown_class_folder_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "bored").mkdir()
     result = run("evaluate", "--model", str(tmp_path / "bored"), "--data", str(tmp_path))

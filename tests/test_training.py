@@ -42,6 +42,34 @@ def test_model_is_fully_convolutional(resolution: int) -> None:
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
+def test_output_stride_16_doubles_the_last_stage_and_keeps_every_weight(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from edge_fer.model import build_model, output_stride, with_output_stride_16
+
+    coarse = build_model("efficientnetv2-b0")
+    dense = with_output_stride_16(coarse)
+    assert (output_stride(coarse), output_stride(dense)) == (32, 16)
+    assert all(np.array_equal(a, b) for a, b in zip(coarse.get_weights(), dense.get_weights()))
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+
+    def features(model: object, layer: str) -> np.ndarray:
+        return np.asarray(tf.keras.Model(model.input, model.get_layer(layer).output)(x))
+
+    assert features(coarse, "top_activation").shape[1:3] == (2, 2)
+    assert features(dense, "top_activation").shape[1:3] == (4, 4)
+    # Where the stride-2 convolution sampled, the dense one computes the same values.
+    np.testing.assert_allclose(features(dense, "block6a_dwconv2")[:, 1::2, 1::2],
+                               features(coarse, "block6a_dwconv2"), atol=1e-4)
+    dense.save(tmp_path / "dense.keras")  # plain Keras layers: loads without custom objects
+    loaded = tf.keras.models.load_model(tmp_path / "dense.keras", compile=False)
+    assert output_stride(loaded) == 16
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(dense(x)), atol=1e-6)
+    with pytest.raises(UserInputError, match="output stride 8"):
+        build_model("efficientnetv2-b0", stride=8)
+
+
 def test_unknown_arch_and_missing_weights_file() -> None:
     from edge_fer.model import build_model
 
@@ -154,6 +182,9 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, fer_root: Path) ->
     other_res = TrainConfig(**{**cfg.__dict__, "epochs": 3, "resolution": 48})
     with pytest.raises(UserInputError, match="same settings"):
         train(other_res, resume=True, echo=lambda s: None)
+    other_stride = TrainConfig(**{**cfg.__dict__, "epochs": 3, "output_stride": 16})
+    with pytest.raises(UserInputError, match="output stride 32; resume with the same settings"):
+        train(other_stride, resume=True, echo=lambda s: None)
 
 
 @pytest.mark.slow
@@ -198,7 +229,8 @@ def test_the_card_command_reproduces_the_configuration() -> None:
     from edge_fer.training import TrainConfig, train_command
 
     cfg = TrainConfig(data="../shared/data/fer2013/train", out="runs/a b", resolution=96,
-                      epochs=60, augment="medium", learning_rate=5e-4, limit=500)
+                      epochs=60, augment="medium", learning_rate=5e-4, limit=500,
+                      output_stride=16)
     words = shlex.split(train_command(cfg))
     assert words[:2] == ["edge-fer", "train"]
     params = command.make_context("train", words[2:]).params

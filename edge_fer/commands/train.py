@@ -7,6 +7,13 @@ import click
 from edge_fer.augment import PRESETS
 
 
+def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int:
+    if value not in allowed:
+        raise click.BadParameter(f"{value} is not one of {', '.join(map(str, allowed))}",
+                                 param=param)
+    return value
+
+
 @click.command("train")
 @click.option("--data", required=True, type=click.Path(exists=True),
               help="Training data: an image-folder tree (<root>/<class>/*.png) or a FER2013 CSV.")
@@ -17,6 +24,10 @@ from edge_fer.augment import PRESETS
                                  "efficientnetv2-b3", "efficientnetv2-s"]))
 @click.option("--resolution", type=int, default=None,
               help="Input side in px [default: 64, or the profile's pick with --profile].")
+@click.option("--output-stride", default=32, show_default=True, type=int,
+              callback=lambda ctx, param, value: _one_of(value, (32, 16), param),
+              help="16 keeps the last stage at twice the spatial size (dilated, about 1.5x the "
+                   "work at 64 px); a stride-32 model's weights fine-tune into it.")
 @click.option("--profile", "profile_file", type=click.Path(exists=True, dir_okay=False),
               help="A hardware profile: train at the resolution it chose for its device.")
 @click.option("--weights", default="none", show_default=True,
@@ -40,7 +51,8 @@ from edge_fer.augment import PRESETS
 @click.option("--limit", type=click.IntRange(min=10), help="Use a stratified sample of N faces.")
 @click.option("--threads", type=click.IntRange(min=1), help="TensorFlow intra-op threads.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.")
-def command(data: str, out: str, arch: str, resolution: int | None, profile_file: str | None,
+def command(data: str, out: str, arch: str, resolution: int | None, output_stride: int,
+            profile_file: str | None,
             weights: str, epochs: int, batch_size: int, learning_rate: float, schedule: str,
             warmup_epochs: int, augment: str, class_weights: str, label_smoothing: float,
             dropout: float, val_fraction: float, patience: int, seed: int, limit: int | None,
@@ -56,7 +68,8 @@ def command(data: str, out: str, arch: str, resolution: int | None, profile_file
             raise click.BadParameter(f"--resolution {resolution} contradicts the profile's "
                                      f"{picked}; give one or the other", param_hint="--resolution")
         resolution = picked
-    cfg = TrainConfig(data=data, out=out, arch=arch, resolution=resolution or 64, weights=weights,
+    cfg = TrainConfig(data=data, out=out, arch=arch, resolution=resolution or 64,
+                      output_stride=output_stride, weights=weights,
                       epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       schedule=schedule, warmup_epochs=warmup_epochs, augment=augment,
                       class_weights=class_weights, label_smoothing=label_smoothing,
