@@ -61,7 +61,10 @@ def with_output_stride_16(model: Any) -> Any:
     dilated by 2, so the stage sees a 4x4 map with the receptive fields it was trained with
     (the DeepLab atrous trick): every weight keeps its shape, a stride-32 model's weights load
     as they are, and the last stage costs 4x (the whole network about 1.5x at 64 px).
+    A model already at output stride 16 is returned as it is.
     """
+    if output_stride(model) == 16:
+        return model
     tf = import_tensorflow()
     config = copy.deepcopy(model.get_config())
     depthwise = [layer["config"] for layer in config["layers"]

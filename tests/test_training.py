@@ -51,6 +51,7 @@ def test_output_stride_16_doubles_the_last_stage_and_keeps_every_weight(tmp_path
     coarse = build_model("efficientnetv2-b0")
     dense = with_output_stride_16(coarse)
     assert (output_stride(coarse), output_stride(dense)) == (32, 16)
+    assert with_output_stride_16(dense) is dense  # not a second stage undone
     assert all(np.array_equal(a, b) for a, b in zip(coarse.get_weights(), dense.get_weights()))
     x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from edge_fer.augment import PRESETS
+from edge_fer.model import OUTPUT_STRIDES
 
 
 def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int:
@@ -25,7 +26,7 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
 @click.option("--resolution", type=int, default=None,
               help="Input side in px [default: 64, or the profile's pick with --profile].")
 @click.option("--output-stride", default=32, show_default=True, type=int,
-              callback=lambda ctx, param, value: _one_of(value, (32, 16), param),
+              callback=lambda ctx, param, value: _one_of(value, OUTPUT_STRIDES, param),
               help="16 keeps the last stage at twice the spatial size (dilated, about 1.5x the "
                    "work at 64 px); a stride-32 model's weights fine-tune into it.")
 @click.option("--profile", "profile_file", type=click.Path(exists=True, dir_okay=False),
