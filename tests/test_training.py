@@ -68,7 +68,7 @@ def test_output_stride_16_doubles_the_last_stage_and_keeps_every_weight(tmp_path
     assert output_stride(loaded) == 16
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(dense(x)), atol=1e-6)
     with pytest.raises(UserInputError, match="output stride 8"):
-        build_model("efficientnetv2-b0", stride=8)
+        build_model("efficientnetv2-b0", output_stride=8)
 
 
 def test_unknown_arch_and_missing_weights_file() -> None:

@@ -27,8 +27,8 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
               help="Input side in px [default: 64, or the profile's pick with --profile].")
 @click.option("--output-stride", default=32, show_default=True, type=int,
               callback=lambda ctx, param, value: _one_of(value, OUTPUT_STRIDES, param),
-              help="16 keeps the last stage at twice the spatial size (dilated, about 1.5x the "
-                   "work at 64 px); a stride-32 model's weights fine-tune into it.")
+              help="16 keeps the last stage at twice the spatial size (dilated; the classifier "
+                   "takes about 1.4x as long at 64 px); a stride-32 model's weights fine-tune into it.")
 @click.option("--profile", "profile_file", type=click.Path(exists=True, dir_okay=False),
               help="A hardware profile: train at the resolution it chose for its device.")
 @click.option("--weights", default="none", show_default=True,
