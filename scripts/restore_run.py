@@ -27,6 +27,9 @@ def main() -> int:
     args = ap.parse_args()
     needed = [args.shipped / n for n in ("model.keras", "model.card.json", "training_state.json")]
     missing = [str(f) for f in needed if not f.exists()]
+    if needed[1].exists() and "averaged_from" in json.loads(needed[1].read_text()):
+        sys.exit(f"restore_run: {args.shipped}: is an average of runs (scripts/average_weights.py), "
+                 "with no training state to resume: fine-tune from its model.keras with --weights")
     if missing:
         sys.exit(f"restore_run: {', '.join(missing)}: not found (ship with --keras)")
     if (args.run_dir / "model.keras").exists():

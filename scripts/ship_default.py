@@ -57,18 +57,43 @@ def main() -> int:
     for f in (model, card):
         if not f.exists():
             sys.exit(f"ship_default: {f}: not found")
+    if args.run_dir.resolve() == DEST.resolve():
+        sys.exit(f"ship_default: {args.run_dir}: is the default itself; restore it as a run "
+                 "first (scripts/restore_run.py)")
 
+    # The current default waits aside until the new one is complete: a failed export or
+    # evaluation puts it back rather than leaving a half-written folder.
+    backup = DEST.with_name(DEST.name + ".previous")
+    if backup.exists():
+        shutil.rmtree(backup)
     if DEST.exists():
-        shutil.rmtree(DEST)
+        DEST.rename(backup)
+    try:
+        _ship(args, model, card)
+    except BaseException:
+        if DEST.exists():
+            shutil.rmtree(DEST)
+        if backup.exists():
+            backup.rename(DEST)
+            print(f"ship_default: failed; {DEST} is back as it was", file=sys.stderr)
+        raise
+    if backup.exists():
+        shutil.rmtree(backup)
+    return 0
+
+
+def _ship(args: argparse.Namespace, model: Path, card: Path) -> None:
+    """Write the new default into DEST (empty), convert, score and describe it."""
     DEST.mkdir(parents=True)
     staged = (DEST / "model.keras").relative_to(REPO)  # the manifest records this path
     _strip_optimizer(model, REPO / staged)
     card_data = dict(json.loads(card.read_text()), tta=args.tta)
     (DEST / "model.card.json").write_text(json.dumps(card_data, indent=2) + "\n")
     attempts = _convert_first_that_passes(staged, args.formats.split(","), args.tta)
-    if args.keras:
+    state = args.run_dir / "checkpoint" / "state.json"
+    if args.keras and state.exists():  # an average of runs (average_weights.py) has none
         # What a later session needs to go on training (scripts/restore_run.py).
-        shutil.copy(args.run_dir / "checkpoint" / "state.json", DEST / "training_state.json")
+        shutil.copy(state, DEST / "training_state.json")
     # The float model on test, with the same TTA: what the export costs in accuracy.
     float_test = Path(tempfile.mkdtemp()) / "float_test_metrics.json"
     subprocess.run([*EDGE_FER, "evaluate", "--model", str(staged), "--data", str(args.test),
@@ -87,7 +112,6 @@ def main() -> int:
     float_test.with_suffix(".png").unlink()
     sizes = sum(f.stat().st_size for f in DEST.iterdir())
     print(f"shipped {DEST} ({sizes / 1e6:.1f} MB)")
-    return 0
 
 
 def _convert_first_that_passes(staged: Path, formats: list[str], tta: str) -> list[str]:
@@ -96,8 +120,10 @@ def _convert_first_that_passes(staged: Path, formats: list[str], tta: str) -> li
     out = DEST.relative_to(REPO)
     for fmt in formats:
         # --int8-fallback none: a mixed int8/float file is no faster than fp16 (README, convert).
+        # convert refuses the option for other formats.
+        no_fallback = ["--int8-fallback", "none"] if fmt == "tflite-int8" else []
         done = subprocess.run([*EDGE_FER, "convert", "--model", str(staged), "--formats", fmt,
-                               "--tta", tta, "--int8-fallback", "none", "--out", str(out)],
+                               "--tta", tta, *no_fallback, "--out", str(out)],
                               cwd=REPO, capture_output=True, text=True)
         print(done.stdout[-2000:], done.stderr[-2000:] if done.returncode else "")
         if done.returncode == 0:
@@ -164,10 +190,28 @@ def _origin(weights: str) -> str:
     return f"trained from the backbone weights `{weights}`"
 
 
+def _how_trained(card: dict) -> list[str]:
+    """The commands that made the model, and its epochs (for an average: each run's)."""
+    tr = card["training"]
+    if "averaged_from" not in card:
+        return ["```bash", _train_command(card) + "   # add --resume to continue after a stop",
+                "```", "",
+                f"- Epochs: best epoch {tr['best_epoch']} of {tr['epochs_run']} run "
+                f"({tr['epochs_planned']} planned); wall time {tr['wall_time_s'] / 3600:.1f} h "
+                f"(a shared machine: other jobs ran beside it)."]
+    runs = card["averaged_from"]
+    lines = ["The mean of the weights of these runs' best epochs "
+             "(`scripts/average_weights.py`):", "", "```bash",
+             *[r["command"] for r in runs], card["command"], "```", ""]
+    lines += [f"- `{r['run']}`: best epoch {r['best_epoch']}, validation "
+              f"{r['validation']['accuracy']:.1%} / {r['validation']['macro_f1']:.3f}"
+              for r in runs]
+    return lines
+
+
 def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
                       attempts: list[str], args: argparse.Namespace) -> None:
-    tr, hw = card["training"], card["hardware"]
-    val = card["validation"]
+    hw, val = card["hardware"], card["validation"]
     lines = ["# The default model", ""]
     if args.note:
         lines += [args.note, ""]
@@ -180,11 +224,7 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
         f"(TensorFlow {card['tensorflow_version']}) on {card['data']['source']} "
         f"(sha256 {card['data']['sha256'][:12]}...; {val['n']} faces held out for validation).",
         "",
-        "## How it was trained", "",
-        "```bash", _train_command(card) + "   # add --resume to continue after a stop", "```", "",
-        f"- Epochs: best epoch {tr['best_epoch']} of {tr['epochs_run']} run "
-        f"({tr['epochs_planned']} planned); wall time {tr['wall_time_s'] / 3600:.1f} h "
-        f"(a shared machine: other jobs ran beside it).",
+        "## How it was trained", "", *_how_trained(card),
         f"- Hardware: {hw['cpu']}, {hw['cores']} cores, {hw['arch']}, {hw['os']}, "
         f"Python {hw['python']}, no GPU.",
         f"- Hyper-parameters: `{json.dumps(card['hyperparameters'])}`",
