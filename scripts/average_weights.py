@@ -82,6 +82,10 @@ def main() -> int:
                               "validation": {k: c["validation"][k]
                                              for k in ("accuracy", "macro_f1")}}
                              for run, c in zip(args.runs, cards)]
+    # Not the first run's epochs: what making the mean took. `hyperparameters` stay the first
+    # run's (the runs share all but the ones their commands set).
+    card["training"] = {"averaged_runs": len(cards),
+                        "wall_time_s": sum(c["training"]["wall_time_s"] for c in cards)}
     (args.out / "model.card.json").write_text(json.dumps(card, indent=2) + "\n")
     # The mean's own validation scores, on the split every run was selected on.
     full = load_dataset(card["data"]["source"], limit=card["data"].get("limit"), seed=card["seed"])

@@ -206,7 +206,8 @@ def _how_trained(card: dict) -> list[str]:
     lines += [f"- `{r['run']}`: best epoch {r['best_epoch']}, validation "
               f"{r['validation']['accuracy']:.1%} / {r['validation']['macro_f1']:.3f}"
               for r in runs]
-    return lines
+    return lines + [f"- Wall time of the runs together: {tr['wall_time_s'] / 3600:.1f} h "
+                    "(a shared machine: other jobs ran beside them)."]
 
 
 def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
@@ -227,7 +228,8 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
         "## How it was trained", "", *_how_trained(card),
         f"- Hardware: {hw['cpu']}, {hw['cores']} cores, {hw['arch']}, {hw['os']}, "
         f"Python {hw['python']}, no GPU.",
-        f"- Hyper-parameters: `{json.dumps(card['hyperparameters'])}`",
+        f"- Hyper-parameters{' of the first run' if 'averaged_from' in card else ''}: "
+        f"`{json.dumps(card['hyperparameters'])}`",
         "",
         "## Files", "",
         "| file | format | size | test-time augmentation | verified against Keras |",

@@ -51,6 +51,7 @@ def test_the_mean_of_two_runs_is_their_weights_mean_with_its_own_validation(
     card = json.loads((tmp_path / "soup" / "model.card.json").read_text())
     assert [r["run"] for r in card["averaged_from"]] == [str(a), str(b)]
     assert "scripts/average_weights.py" in card["command"]
+    assert card["training"]["averaged_runs"] == 2  # not the first run's epochs
     assert card["validation"]["n"] == json.loads((a / "model.card.json").read_text())["validation"]["n"]
     assert 0.0 <= card["validation"]["accuracy"] <= 1.0
 
