@@ -164,6 +164,14 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
+def train_validation_split(full: FaceDataset, val_fraction: float,
+                           seed: int) -> tuple[FaceDataset, FaceDataset]:
+    """(train, validation) faces as `edge-fer train` splits them: defined once, so whatever
+    re-scores a run on its validation split (scripts/average_weights.py) sees the same faces."""
+    train_idx, val_idx = stratified_split(full.labels, val_fraction, seed)
+    return full.subset(train_idx), full.subset(val_idx)
+
+
 def class_weights(labels: np.ndarray, n_classes: int = len(CLASS_NAMES)) -> np.ndarray:
     """Weights inversely proportional to class counts, scaled so the mean sample weight is 1."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)

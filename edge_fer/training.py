@@ -27,7 +27,7 @@ import edge_fer
 from edge_fer.augment import PRESETS, augment_batch
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.classes import CLASS_NAMES
-from edge_fer.data import FaceDataset, class_weights, load_dataset, stratified_split
+from edge_fer.data import FaceDataset, class_weights, load_dataset, train_validation_split
 from edge_fer.errors import UserInputError
 from edge_fer.hardware import machine_summary
 from edge_fer.jsonfile import save_json
@@ -183,8 +183,7 @@ def train(cfg: TrainConfig, resume: bool = False,
 
     t_load = time.perf_counter()
     full = load_dataset(cfg.data, limit=cfg.limit, seed=cfg.seed)
-    train_idx, val_idx = stratified_split(full.labels, cfg.val_fraction, cfg.seed)
-    train_set, val_set = full.subset(train_idx), full.subset(val_idx)
+    train_set, val_set = train_validation_split(full, cfg.val_fraction, cfg.seed)
     echo(f"data: {len(train_set)} train, {len(val_set)} validation faces from {full.source} "
          f"({time.perf_counter() - t_load:.1f}s)")
     sw = _sample_weights(train_set.labels, cfg.class_weights)

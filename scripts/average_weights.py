@@ -58,7 +58,7 @@ def main() -> int:
     if (args.out / "model.keras").exists():
         sys.exit(f"average_weights: {args.out}: already holds a model")
 
-    from edge_fer.data import load_dataset, stratified_split
+    from edge_fer.data import load_dataset, train_validation_split
     from edge_fer.evaluation import evaluate
     from edge_fer.model import save_for_inference
     from edge_fer.runtimes.base import load_classifier
@@ -86,12 +86,13 @@ def main() -> int:
     # run's (the runs share all but the ones their commands set).
     card["training"] = {"averaged_runs": len(cards),
                         "wall_time_s": sum(c["training"]["wall_time_s"] for c in cards)}
+    # Written before scoring too: load_classifier reads the card beside the model.
     (args.out / "model.card.json").write_text(json.dumps(card, indent=2) + "\n")
     # The mean's own validation scores, on the split every run was selected on.
     full = load_dataset(card["data"]["source"], limit=card["data"].get("limit"), seed=card["seed"])
-    _, val_idx = stratified_split(full.labels, card["data"]["val_fraction"], card["seed"])
+    _, val_set = train_validation_split(full, card["data"]["val_fraction"], card["seed"])
     with load_classifier(args.out / "model.keras", tta="none") as classifier:
-        metrics = evaluate(classifier, full.subset(val_idx), batch_size=256)
+        metrics = evaluate(classifier, val_set, batch_size=256)
     card["validation"] = metrics.to_dict()
     (args.out / "model.card.json").write_text(json.dumps(card, indent=2) + "\n")
     for entry in card["averaged_from"]:

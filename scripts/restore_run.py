@@ -27,7 +27,8 @@ def main() -> int:
     args = ap.parse_args()
     needed = [args.shipped / n for n in ("model.keras", "model.card.json", "training_state.json")]
     missing = [str(f) for f in needed if not f.exists()]
-    if needed[1].exists() and "averaged_from" in json.loads(needed[1].read_text()):
+    card = json.loads(needed[1].read_text()) if needed[1].exists() else {}
+    if "averaged_from" in card:
         sys.exit(f"restore_run: {args.shipped}: is an average of runs (scripts/average_weights.py), "
                  "with no training state to resume: fine-tune from its model.keras with --weights")
     if missing:
@@ -39,7 +40,7 @@ def main() -> int:
     shutil.copy(needed[0], args.run_dir / "model.keras")
     shutil.copy(needed[1], args.run_dir / "model.card.json")
     shutil.copy(needed[2], args.run_dir / "checkpoint" / "state.json")
-    command = json.loads(needed[1].read_text())["command"]
+    command = card["command"]
     print(f"{args.run_dir}: resumable after epoch {state['best_epoch']} of "
           f"{state['config']['epochs']}; go on with (--out {args.run_dir}):\n  {command} --resume")
     return 0

@@ -64,8 +64,9 @@ def main() -> int:
     # The current default waits aside until the new one is complete: a failed export or
     # evaluation puts it back rather than leaving a half-written folder.
     backup = DEST.with_name(DEST.name + ".previous")
-    if backup.exists():
-        shutil.rmtree(backup)
+    if backup.exists():  # left by a run that was killed: it may hold the only good default
+        sys.exit(f"ship_default: {backup}: left by an interrupted run; move it back to {DEST} "
+                 "or delete it, then ship again")
     if DEST.exists():
         DEST.rename(backup)
     try:
