@@ -167,7 +167,11 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
 def train_validation_split(full: FaceDataset, val_fraction: float,
                            seed: int) -> tuple[FaceDataset, FaceDataset]:
     """(train, validation) faces as `edge-fer train` splits them: defined once, so whatever
-    re-scores a run on its validation split (scripts/average_weights.py) sees the same faces."""
+    re-scores a run on its validation split (scripts/average_weights.py) sees the same faces.
+    A fraction of 0 holds nothing out: every face trains (the refit of a recipe already
+    chosen on a split), and the validation set is empty."""
+    if val_fraction == 0:
+        return full, full.subset(np.zeros(0, np.int64))
     train_idx, val_idx = stratified_split(full.labels, val_fraction, seed)
     return full.subset(train_idx), full.subset(val_idx)
 

@@ -1,4 +1,5 @@
-"""`edge-fer train`: resumable EfficientNetV2 training on FER data, selected by validation macro-F1.
+"""`edge-fer train`: resumable EfficientNetV2 training on FER data, selected by validation macro-F1
+(or, with nothing held out, the last epoch).
 
 Layout of the output directory:
   model.keras, model.card.json   the best epoch so far (validation macro-F1) and its card
@@ -235,18 +236,22 @@ def train(cfg: TrainConfig, resume: bool = False,
         hist = model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
                          verbose=1 if interactive else 0, callbacks=callbacks,
                          shuffle=False)  # the dataset shuffles itself; Keras warns otherwise
-        probs = _predict(model, val_set.images, cfg.resolution)
-        metrics = compute_metrics(val_set.labels, probs.argmax(1), CLASS_NAMES)
-        f1 = metrics.averages()["macro"]["f1"]
+        metrics: Metrics | None = None
+        if len(val_set):
+            probs = _predict(model, val_set.images, cfg.resolution)
+            metrics = compute_metrics(val_set.labels, probs.argmax(1), CLASS_NAMES)
+        # Nothing held out (--val-fraction 0): each epoch counts as the best, so the last is kept.
+        f1 = metrics.averages()["macro"]["f1"] if metrics else float("nan")
         elapsed = time.perf_counter() - t0
         state["wall_s"] += elapsed
         row = {"epoch": epoch + 1, "lr": lr, "loss": float(hist.history["loss"][-1]),
                "train_acc": float(hist.history["accuracy"][-1]),
-               "val_acc": metrics.accuracy, "val_macro_f1": f1, "seconds": round(elapsed, 1)}
+               "val_acc": metrics.accuracy if metrics else "", "val_macro_f1": f1 if metrics else "",
+               "seconds": round(elapsed, 1)}
         state["history"].append(row)
-        improved = f1 > state["best_f1"]
+        improved = metrics is None or f1 > state["best_f1"]
         if improved:
-            state.update(best_f1=f1, best_epoch=epoch + 1, since_best=0,
+            state.update(best_f1=f1 if metrics else -1.0, best_epoch=epoch + 1, since_best=0,
                          best_plateau_scale=state["plateau_scale"])
             best_metrics = metrics
             save_for_inference(model, out / "model.keras")
@@ -260,13 +265,14 @@ def train(cfg: TrainConfig, resume: bool = False,
         save_json(state_file, state, indent=1)
         _append_history(out / "history.csv", row)
         eta = (cfg.epochs - epoch - 1) * elapsed
+        scores = (f"val_acc {metrics.accuracy:.4f}  val_f1 {f1:.4f}{' *' if improved else '  '}"
+                  if metrics else "no validation")
         echo(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['loss']:.4f}  acc {row['train_acc']:.4f}  "
-             f"val_acc {metrics.accuracy:.4f}  val_f1 {f1:.4f}{' *' if improved else '  '}  "
-             f"lr {lr:.2e}  {elapsed:.0f}s  ETA {_fmt_eta(eta)}")
+             f"{scores}  lr {lr:.2e}  {elapsed:.0f}s  ETA {_fmt_eta(eta)}")
         if state["since_best"] >= cfg.patience:
             echo(f"early stop: no better validation macro-F1 for {cfg.patience} epochs")
             break
-    if best_metrics is not None:
+    if best_metrics is not None and len(val_set):
         echo(f"best epoch {state['best_epoch']}: val macro-F1 {state['best_f1']:.4f}, "
              f"accuracy {best_metrics.accuracy:.4f}")
     # Refresh the card's final record (wall time, epochs run) without touching the best weights.
@@ -329,7 +335,7 @@ def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: FaceDataset,
-          metrics: Metrics, state: dict[str, Any]) -> ModelCard:
+          metrics: Metrics | None, state: dict[str, Any]) -> ModelCard:
     import tensorflow as tf
 
     aug = PRESETS[cfg.augment]
@@ -347,7 +353,7 @@ def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: 
         "augmentation": aug.to_dict() if aug else None,
         "training": {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1,
                      "epochs_planned": cfg.epochs, "wall_time_s": round(state["wall_s"], 1)},
-        "validation": metrics.to_dict(),
+        "validation": metrics.to_dict() if metrics else None,  # None: --val-fraction 0
         "hardware": machine_summary(),
     }
     return ModelCard(cfg.arch, cfg.resolution, CLASS_NAMES, Preprocessing(), details)

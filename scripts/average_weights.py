@@ -12,6 +12,10 @@ fraction), so the mean is scored on the very faces each run was selected on.
 OUT gets model.keras and model.card.json: the first run's card with `validation` re-measured
 on the mean, `averaged_from` (each run's command, best epoch and validation scores) and
 `command` (this script's command line); `scripts/ship_default.py OUT` ships it.
+
+--last averages each run's last epoch (checkpoint/last.keras) instead of its best. A refit on
+every face (`edge-fer train --val-fraction 0`) keeps its last epochs, so the same recipe run
+with a split and averaged with --last is its twin: the validation that the refit cannot have.
 """
 
 from __future__ import annotations
@@ -40,12 +44,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path, help="the folder to write (must not hold a model)")
     ap.add_argument("runs", type=Path, nargs="+", help="edge-fer train --out folders")
+    ap.add_argument("--last", action="store_true",
+                    help="average each run's last epoch (checkpoint/last.keras), not its best: "
+                         "the twin, scored on the held-out split, of a refit on every face")
     args = ap.parse_args()
     if len(args.runs) < 2:
         sys.exit("average_weights: give at least two runs")
     cards = []
+    chosen = Path("checkpoint", "last.keras") if args.last else Path("model.keras")
     for run in args.runs:
-        for f in (run / "model.keras", run / "model.card.json"):
+        for f in (run / chosen, run / "model.card.json"):
             if not f.exists():
                 sys.exit(f"average_weights: {f}: not found")
         cards.append(json.loads((run / "model.card.json").read_text()))
@@ -65,7 +73,7 @@ def main() -> int:
     from edge_fer.runtimes.keras_runtime import import_tensorflow
 
     tf = import_tensorflow()
-    models = [tf.keras.models.load_model(run / "model.keras", compile=False) for run in args.runs]
+    models = [tf.keras.models.load_model(run / chosen, compile=False) for run in args.runs]
     mean = models[0]
     for i, var in enumerate(mean.weights):
         values = [m.weights[i].numpy() for m in models]
@@ -74,13 +82,21 @@ def main() -> int:
     save_for_inference(mean, args.out / "model.keras")
 
     card = dict(cards[0])
-    card["command"] = shlex.join(["python", "scripts/average_weights.py",
-                                  str(args.out), *map(str, args.runs)])
+    card["command"] = shlex.join(["python", "scripts/average_weights.py", str(args.out),
+                                  *map(str, args.runs), *(["--last"] if args.last else [])])
+    # With --last the runs' cards describe their best epochs, not the ones averaged: only the
+    # epoch is recorded then (the mean's own validation follows).
     card["averaged_from"] = [{"run": str(run), "command": c.get("command"),
                               "weights_init": c.get("weights_init"),
-                              "best_epoch": c["training"]["best_epoch"],
-                              "validation": {k: c["validation"][k]
-                                             for k in ("accuracy", "macro_f1")}}
+                              "epoch": c["training"]["epochs_run"] if args.last
+                              else c["training"]["best_epoch"],
+                              # best by validation, or last (--last; or nothing held out)
+                              "epoch_taken": "last" if args.last or c["validation"] is None
+                              else "best",
+                              "validation": ({k: c["validation"][k]
+                                              for k in ("accuracy", "macro_f1")}
+                                             if c.get("validation") and not args.last
+                                             else None)}
                              for run, c in zip(args.runs, cards)]
     # Not the first run's epochs: what making the mean took. `hyperparameters` stay the first
     # run's (the runs share all but the ones their commands set).
@@ -88,6 +104,10 @@ def main() -> int:
                         "wall_time_s": sum(c["training"]["wall_time_s"] for c in cards)}
     # Written before scoring too: load_classifier reads the card beside the model.
     (args.out / "model.card.json").write_text(json.dumps(card, indent=2) + "\n")
+    if not card["data"]["val_fraction"]:  # runs trained on every face: nothing to score on
+        print(f"{args.out}: the mean of {len(args.runs)} runs trained on every face "
+              "(no validation split)")
+        return 0
     # The mean's own validation scores, on the split every run was selected on.
     full = load_dataset(card["data"]["source"], limit=card["data"].get("limit"), seed=card["seed"])
     _, val_set = train_validation_split(full, card["data"]["val_fraction"], card["seed"])
@@ -97,7 +117,8 @@ def main() -> int:
     (args.out / "model.card.json").write_text(json.dumps(card, indent=2) + "\n")
     for entry in card["averaged_from"]:
         v = entry["validation"]
-        print(f"{entry['run']}: validation {v['accuracy']:.1%} / {v['macro_f1']:.3f}")
+        if v:
+            print(f"{entry['run']}: validation {v['accuracy']:.1%} / {v['macro_f1']:.3f}")
     print(f"{args.out}: the mean of {len(args.runs)} runs, validation "
           f"{metrics.accuracy:.1%} / {metrics.averages()['macro']['f1']:.3f}")
     return 0

@@ -52,11 +52,18 @@ def main() -> int:
                     help="export formats to try in order; the first that passes verification ships")
     ap.add_argument("--tta", default="flip", choices=TTA_MODES,
                     help="test-time augmentation the default runs with")
+    ap.add_argument("--validation-from", type=Path, metavar="DIR",
+                    help="for a model trained on every face (--val-fraction 0): its twin, the "
+                         "same recipe with faces held out, whose validation the card reports")
     args = ap.parse_args()
     model, card = args.run_dir / "model.keras", args.run_dir / "model.card.json"
-    for f in (model, card):
+    twin = args.validation_from / "model.card.json" if args.validation_from else None
+    for f in (model, card, *([twin] if twin else [])):
         if not f.exists():
             sys.exit(f"ship_default: {f}: not found")
+    if json.loads(card.read_text()).get("validation") is None and twin is None:
+        sys.exit(f"ship_default: {card}: trained on every face (no validation); give "
+                 "--validation-from the same recipe's run with faces held out")
     if args.run_dir.resolve() == DEST.resolve():
         sys.exit(f"ship_default: {args.run_dir}: is the default itself; restore it as a run "
                  "first (scripts/restore_run.py)")
@@ -201,11 +208,12 @@ def _how_trained(card: dict) -> list[str]:
                 f"({tr['epochs_planned']} planned); wall time {tr['wall_time_s'] / 3600:.1f} h "
                 f"(a shared machine: other jobs ran beside it)."]
     runs = card["averaged_from"]
-    lines = ["The mean of the weights of these runs' best epochs "
-             "(`scripts/average_weights.py`):", "", "```bash",
+    lines = ["The mean of the weights of these runs (`scripts/average_weights.py`):",
+             "", "```bash",
              *[r["command"] for r in runs], card["command"], "```", ""]
-    lines += [f"- `{r['run']}`: best epoch {r['best_epoch']}, validation "
-              f"{r['validation']['accuracy']:.1%} / {r['validation']['macro_f1']:.3f}"
+    lines += [f"- `{r['run']}`: {r['epoch_taken']} epoch {r['epoch']}"
+              + (f", validation {r['validation']['accuracy']:.1%} / "
+                 f"{r['validation']['macro_f1']:.3f}" if r["validation"] else "")
               for r in runs]
     return lines + [f"- Wall time of the runs together: {tr['wall_time_s'] / 3600:.1f} h "
                     "(a shared machine: other jobs ran beside them)."]
@@ -214,6 +222,12 @@ def _how_trained(card: dict) -> list[str]:
 def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
                       attempts: list[str], args: argparse.Namespace) -> None:
     hw, val = card["hardware"], card["validation"]
+    held_out = f"{val['n']} faces held out for validation" if val else "every face trained on"
+    val_title = "Validation (selects the epoch)"
+    if val is None:  # a refit on every face: its held-out twin's validation stands in
+        val = json.loads((args.validation_from / "model.card.json").read_text())["validation"]
+        val_title = (f"Validation of the same recipe with {val['n']} faces held out "
+                     f"(`{args.validation_from}`; this model trained on those faces too)")
     lines = ["# The default model", ""]
     if args.note:
         lines += [args.note, ""]
@@ -224,7 +238,7 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
         f"{_origin(card['weights_init'])} "
         f"by edge-fer {card['edge_fer_version']} "
         f"(TensorFlow {card['tensorflow_version']}) on {card['data']['source']} "
-        f"(sha256 {card['data']['sha256'][:12]}...; {val['n']} faces held out for validation).",
+        f"(sha256 {card['data']['sha256'][:12]}...; {held_out}).",
         "",
         "## How it was trained", "", *_how_trained(card),
         f"- Hardware: {hw['cpu']}, {hw['cores']} cores, {hw['arch']}, {hw['os']}, "
@@ -251,7 +265,7 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
         f"On test, the float Keras model (same TTA) scores accuracy {float_test['accuracy']:.1%}, "
         f"macro-F1 {float_test['macro_f1']:.3f}; the shipped export {test['accuracy']:.1%}, "
         f"{test['macro_f1']:.3f}.", "",
-        f"## Validation (selects the epoch): accuracy {val['accuracy']:.1%}, macro-F1 "
+        f"## {val_title}: accuracy {val['accuracy']:.1%}, macro-F1 "
         f"{val['macro_f1']:.3f}", "", *_metrics_table(val), "",
         f"## Test ({args.test}, scored once, never used for selection): accuracy "
         f"{test['accuracy']:.1%}, macro-F1 {test['macro_f1']:.3f}", "",

@@ -66,3 +66,32 @@ def test_runs_of_different_resolutions_are_refused(tiny_model: Path, tmp_path: P
     assert done.returncode != 0
     assert f"{b}: differs from {a} in resolution" in done.stderr
     assert not (tmp_path / "soup").exists()
+
+
+@pytest.mark.slow
+def test_last_averages_the_last_epochs_and_scores_the_mean(tiny_model: Path, tmp_path: Path) -> None:
+    """--last: the held-out twin of a refit on every face, made of each run's last epoch."""
+    import keras
+
+    runs = []
+    for name, shift in (("a", 0.0), ("b", 0.04)):
+        run = tmp_path / name
+        shutil.copytree(tiny_model.parent, run)
+        last = keras.models.load_model(run / "checkpoint" / "last.keras", compile=False)
+        for w in last.weights:
+            if np.issubdtype(w.dtype, np.floating) and "variance" not in w.path:
+                w.assign(w.numpy() + shift)
+        last.save(run / "checkpoint" / "last.keras")
+        (run / "model.keras").unlink()  # the best epoch must not be what is read
+        runs.append(run)
+    done = _run(tmp_path / "soup", *runs, Path("--last"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    soup = keras.models.load_model(tmp_path / "soup" / "model.keras", compile=False)
+    first = keras.models.load_model(runs[0] / "checkpoint" / "last.keras", compile=False)
+    kernel = next(i for i, w in enumerate(first.weights) if w.path.endswith("kernel"))
+    np.testing.assert_allclose(soup.weights[kernel].numpy(),
+                               first.weights[kernel].numpy() + 0.02, atol=1e-6)
+    card = json.loads((tmp_path / "soup" / "model.card.json").read_text())
+    assert [(r["epoch_taken"], r["validation"]) for r in card["averaged_from"]] == [("last", None)] * 2
+    assert card["command"].endswith("--last")
+    assert 0.0 <= card["validation"]["accuracy"] <= 1.0

@@ -189,6 +189,30 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, fer_root: Path) ->
 
 
 @pytest.mark.slow
+def test_with_nothing_held_out_every_face_trains_and_the_last_epoch_is_kept(
+        tmp_path: Path, fer_root: Path) -> None:
+    """--val-fraction 0 (the refit of a recipe chosen on a split): no validation, last epoch kept."""
+    import keras
+
+    cfg = TrainConfig(data=str(fer_root / "train"), out=str(tmp_path), resolution=32, epochs=2,
+                      batch_size=32, limit=150, warmup_epochs=0, augment="none", seed=4,
+                      val_fraction=0.0)
+    lines: list[str] = []
+    train(cfg, echo=lines.append)
+    assert any("150 train, 0 validation faces" in s for s in lines)
+    card = ModelCard.load(card_path_for(tmp_path / "model.keras"))
+    assert card.details["validation"] is None
+    assert card.details["training"]["best_epoch"] == 2
+    assert sum(card.details["data"]["train_counts"].values()) == 150
+    assert "--val-fraction 0.0" in card.details["command"]
+    kept = keras.models.load_model(tmp_path / "model.keras", compile=False)
+    last = keras.models.load_model(tmp_path / "checkpoint" / "last.keras", compile=False)
+    for a, b in zip(kept.weights, last.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert (tmp_path / "history.csv").read_text().splitlines()[1].split(",")[4:6] == ["", ""]
+
+
+@pytest.mark.slow
 def test_resume_from_the_best_weights_alone(tmp_path: Path, fer_root: Path) -> None:
     """A run restored from a shipped model has no optimizer checkpoint: it goes on from the best epoch."""
     cfg = TrainConfig(data=str(fer_root / "train"), out=str(tmp_path), resolution=32, epochs=2,

@@ -45,7 +45,9 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
               type=click.Choice(["inverse", "sqrt", "none"]))
 @click.option("--label-smoothing", default=0.1, show_default=True, type=click.FloatRange(0, 0.5))
 @click.option("--dropout", default=0.3, show_default=True, type=click.FloatRange(0, 0.9))
-@click.option("--val-fraction", default=0.1, show_default=True, type=click.FloatRange(0.01, 0.5))
+@click.option("--val-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 0.5),
+              help="Faces held out to select the epoch. 0: train on every face and keep the "
+                   "last epoch (refit a recipe chosen on a held-out split).")
 @click.option("--patience", default=20, show_default=True, type=click.IntRange(min=1),
               help="Early stopping: epochs without a better validation macro-F1.")
 @click.option("--seed", default=0, show_default=True, type=int)

@@ -1,0 +1,29 @@
+"""scripts/ship_default.py refuses, before touching the default, what it cannot describe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = REPO / "edge_fer" / "models" / "default"
+
+
+def test_a_model_trained_on_every_face_needs_its_held_out_twin(tiny_model: Path,
+                                                                tmp_path: Path) -> None:
+    run = tmp_path / "refit"
+    shutil.copytree(tiny_model.parent, run, ignore=shutil.ignore_patterns("checkpoint"))
+    card = json.loads((run / "model.card.json").read_text())
+    (run / "model.card.json").write_text(json.dumps({**card, "validation": None}))
+    before = sorted(p.name for p in DEFAULT.iterdir())
+    done = subprocess.run([sys.executable, "scripts/ship_default.py", str(run),
+                           "--test", str(tmp_path)], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0
+    assert f"{run / 'model.card.json'}: trained on every face" in done.stderr
+    assert "--validation-from" in done.stderr
+    assert sorted(p.name for p in DEFAULT.iterdir()) == before
+    assert not DEFAULT.with_name("default.previous").exists()
