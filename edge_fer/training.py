@@ -272,7 +272,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         if state["since_best"] >= cfg.patience:
             echo(f"early stop: no better validation macro-F1 for {cfg.patience} epochs")
             break
-    if best_metrics is not None and len(val_set):
+    if best_metrics is not None:
         echo(f"best epoch {state['best_epoch']}: val macro-F1 {state['best_f1']:.4f}, "
              f"accuracy {best_metrics.accuracy:.4f}")
     # Refresh the card's final record (wall time, epochs run) without touching the best weights.
