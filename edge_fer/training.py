@@ -161,6 +161,12 @@ def seed_run(tf: Any, cfg: TrainConfig, start_epoch: int) -> None:
     tf.keras.utils.set_random_seed(cfg.seed + start_epoch)
 
 
+def _best_so_far(state: dict[str, Any]) -> str:
+    """The resume line's note on the best epoch; empty for a run with no validation, whose
+    best_f1 stays at its -1 sentinel (no epoch was scored)."""
+    return f" (best val macro-F1 {state['best_f1']:.4f})" if state["best_f1"] >= 0 else ""
+
+
 def train(cfg: TrainConfig, resume: bool = False,
           echo: Callable[[str], None] = print) -> Path:
     """Train (or resume) and return the path of the best model."""
@@ -204,7 +210,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         if (ckpt_dir / "last.keras").exists():
             model = tf.keras.models.load_model(ckpt_dir / "last.keras")
             model.jit_compile = False  # not restored from the file; see _compile()
-            echo(f"resuming after epoch {state['epoch']} (best val macro-F1 {state['best_f1']:.4f})")
+            echo(f"resuming after epoch {state['epoch']}{_best_so_far(state)}")
         else:
             # Only the best weights travelled (a run restored from a shipped model, see
             # scripts/restore_run.py), not Adam's moments: go on from the best epoch with a
@@ -217,7 +223,7 @@ def train(cfg: TrainConfig, resume: bool = False,
             _write_history(out / "history.csv", state["history"])
             rewarm = True
             echo(f"resuming after epoch {state['epoch']} from the best weights, with a fresh "
-                 f"optimizer (best val macro-F1 {state['best_f1']:.4f})")
+                 f"optimizer{_best_so_far(state)}")
     else:
         model = _compile(tf, build_model(cfg.arch, len(CLASS_NAMES), cfg.weights, cfg.dropout,
                                          cfg.resolution, cfg.output_stride), cfg)

@@ -178,7 +178,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, fer_root: Path) ->
     train(longer, resume=True, echo=lines.append)
     state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
     assert state["epoch"] == 2 and len(state["history"]) == 2
-    assert any("resuming after epoch 1" in s for s in lines)
+    assert any(s.startswith("resuming after epoch 1 (best val macro-F1 0.") for s in lines)
     assert (tmp_path / "history.csv").read_text().count("\n") == 3
     other_res = TrainConfig(**{**cfg.__dict__, "epochs": 3, "resolution": 48})
     with pytest.raises(UserInputError, match="same settings"):
@@ -210,6 +210,11 @@ def test_with_nothing_held_out_every_face_trains_and_the_last_epoch_is_kept(
     for a, b in zip(kept.weights, last.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert (tmp_path / "history.csv").read_text().splitlines()[1].split(",")[4:6] == ["", ""]
+    resumed: list[str] = []
+    train(TrainConfig(**{**cfg.__dict__, "epochs": 3}), resume=True, echo=resumed.append)
+    assert "resuming after epoch 2" in resumed  # no "best val macro-F1 -1.0000": nothing scored
+    assert ModelCard.load(card_path_for(tmp_path / "model.keras")).details["training"][
+        "best_epoch"] == 3
 
 
 @pytest.mark.slow
