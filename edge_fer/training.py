@@ -34,6 +34,7 @@ from edge_fer.hardware import machine_summary
 from edge_fer.jsonfile import save_json
 from edge_fer.metrics import Metrics, compute_metrics
 from edge_fer.preprocess import Preprocessing, prepare_batch, to_model_input
+from edge_fer.tta import parse_tta
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,12 @@ class TrainConfig:
     seed: int = 0
     limit: int | None = None
     threads: int | None = None
+    # Distillation: a trained model (any edge-fer model file) labels every training face once,
+    # under its test-time augmentation `teacher_tta`; each face's target is then
+    # (1 - distill) x its smoothed label + distill x the teacher's probabilities.
+    teacher: str | None = None
+    teacher_tta: str = "crops"
+    distill: float = 0.5
 
 
 _OPTION_NAMES = {"learning_rate": "lr"}
@@ -102,6 +109,14 @@ def _validate(cfg: TrainConfig) -> None:
         raise UserInputError(f"resolution {cfg.resolution} is too small (EfficientNetV2 needs >= 32)")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise UserInputError("epochs and batch size must be at least 1")
+    if not 0.0 <= cfg.distill <= 1.0:
+        raise UserInputError(f"distillation weight {cfg.distill} is not in [0, 1]")
+    try:
+        parse_tta(cfg.teacher_tta)
+    except ValueError as e:
+        raise UserInputError(f"teacher {e}") from None
+    if cfg.teacher is not None and not Path(cfg.teacher).exists():
+        raise UserInputError(f"{cfg.teacher}: no such teacher model")
 
 
 def _sample_weights(labels: np.ndarray, mode: str) -> np.ndarray:
@@ -111,27 +126,61 @@ def _sample_weights(labels: np.ndarray, mode: str) -> np.ndarray:
     return np.sqrt(w) if mode == "sqrt" else w
 
 
-def _train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.ndarray) -> Any:
+def training_targets(labels: np.ndarray, smoothing: float,
+                     teacher_probs: np.ndarray | None = None, distill: float = 0.0) -> np.ndarray:
+    """(N, K) float32 targets: each label smoothed, then mixed with a teacher's probabilities."""
+    k = len(CLASS_NAMES)
+    targets = np.eye(k, dtype=np.float32)[labels] * (1.0 - smoothing) + smoothing / k
+    if teacher_probs is not None:
+        if teacher_probs.shape != targets.shape:
+            raise ValueError(f"teacher probabilities {teacher_probs.shape} for targets "
+                             f"{targets.shape}")
+        targets = (1.0 - distill) * targets + distill * teacher_probs.astype(np.float32)
+    return targets.astype(np.float32)
+
+
+def teacher_probabilities(cfg: TrainConfig, faces: FaceDataset,
+                          echo: Callable[[str], None]) -> np.ndarray:
+    """The teacher model's probabilities for every training face, under its TTA.
+
+    Why once, before training: the teacher (an int8 TFLite export with crops TTA labels 26k
+    faces in a few minutes) would otherwise cost a forward pass per training step; each
+    augmented view of a face takes the teacher's label of the face itself, which the TTA
+    already averages over re-framings like the augmentation's."""
+    from edge_fer.evaluation import predict_dataset
+    from edge_fer.runtimes.base import load_classifier
+
+    assert cfg.teacher is not None
+    t0 = time.perf_counter()
+    teacher = load_classifier(cfg.teacher, tta=cfg.teacher_tta)
+    if tuple(teacher.info.class_names) != CLASS_NAMES:
+        raise UserInputError(f"{cfg.teacher}: the teacher's classes "
+                             f"{list(teacher.info.class_names)} are not {list(CLASS_NAMES)}")
+    probs = predict_dataset(teacher, faces, batch_size=64)
+    agree = float((probs.argmax(1) == faces.labels).mean())
+    echo(f"teacher {cfg.teacher} (tta {cfg.teacher_tta}): labelled {len(faces)} faces in "
+         f"{time.perf_counter() - t0:.0f}s, agreeing with {agree:.1%} of their labels")
+    return probs
+
+
+def _train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.ndarray,
+                   targets: np.ndarray) -> Any:
     aug = PRESETS[cfg.augment]
     x = data.images[..., None]
-    y = data.labels
-    w = weights[y].astype(np.float32)
-    ds = tf.data.Dataset.from_tensor_slices((x, y, w))
+    w = weights[data.labels].astype(np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((x, targets, w))
     ds = ds.shuffle(len(data), seed=cfg.seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=False)
-    k = len(CLASS_NAMES)
-    smoothing = cfg.label_smoothing
     r = cfg.resolution
 
-    def prepare(images: Any, labels: Any, sw: Any) -> Any:
+    def prepare(images: Any, target: Any, sw: Any) -> Any:
         images = tf.cast(images, tf.float32)
         if aug is not None:
             images = augment_batch(images, aug)
         images = tf.image.resize(images, (r, r), method="bilinear")
         images = tf.clip_by_value(images, 0.0, 255.0)
         images = tf.repeat(images, 3, axis=-1)
-        onehot = tf.one_hot(labels, k) * (1.0 - smoothing) + smoothing / k
-        return images, onehot, sw
+        return images, target, sw
 
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -194,7 +243,9 @@ def train(cfg: TrainConfig, resume: bool = False,
     echo(f"data: {len(train_set)} train, {len(val_set)} validation faces from {full.source} "
          f"({time.perf_counter() - t_load:.1f}s)")
     sw = _sample_weights(train_set.labels, cfg.class_weights)
-    dataset = _train_dataset(tf, train_set, cfg, sw)
+    soft = teacher_probabilities(cfg, train_set, echo) if cfg.teacher else None
+    targets = training_targets(train_set.labels, cfg.label_smoothing, soft, cfg.distill)
+    dataset = _train_dataset(tf, train_set, cfg, sw, targets)
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     rewarm = False

@@ -267,3 +267,70 @@ def test_the_card_command_reproduces_the_configuration() -> None:
     for key, value in vars(cfg).items():
         if key != "min_lr":  # not an option
             assert params[key] == value, key
+
+
+def test_targets_mix_the_smoothed_label_with_the_teachers_probabilities() -> None:
+    from edge_fer.training import training_targets
+
+    labels = np.array([0, 3])
+    plain = training_targets(labels, 0.1)
+    k = len(CLASS_NAMES)
+    assert plain[0, 0] == pytest.approx(0.9 + 0.1 / k) and plain[0, 1] == pytest.approx(0.1 / k)
+    teacher = np.full((2, k), 1.0 / k, np.float32)
+    teacher[1] = 0.0
+    teacher[1, 5] = 1.0  # the teacher disagrees with the second label
+    mixed = training_targets(labels, 0.1, teacher, distill=0.25)
+    np.testing.assert_allclose(mixed, 0.75 * plain + 0.25 * teacher, rtol=1e-6)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, rtol=1e-6)
+    assert mixed[1, 5] == pytest.approx(0.25 + 0.75 * 0.1 / k)
+    with pytest.raises(ValueError, match="teacher probabilities"):
+        training_targets(labels, 0.1, teacher[:1], distill=0.5)
+
+
+def test_each_face_keeps_its_own_target_through_the_shuffle(fer_root: Path) -> None:
+    """The pipeline's shuffle must move a face and its (soft) target together."""
+    import tensorflow as tf
+
+    from edge_fer.data import load_dataset
+    from edge_fer.training import _train_dataset
+
+    faces = load_dataset(str(fer_root / "train"), limit=40, seed=0)
+    targets = np.random.default_rng(0).dirichlet(np.ones(len(CLASS_NAMES)), len(faces))
+    targets = targets.astype(np.float32)
+    cfg = TrainConfig(data="x", out="y", resolution=48, augment="none", batch_size=16)
+    seen = 0
+    for images, batch_targets, _ in _train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)),
+                                                   targets):
+        for image, target in zip(images.numpy(), batch_targets.numpy()):
+            # 48 px in, 48 px out, no augmentation: the face itself (one grey channel of three).
+            i = int(np.argmin(np.abs(faces.images.astype(np.float32)
+                                     - image[..., 0]).reshape(len(faces), -1).sum(axis=1)))
+            np.testing.assert_array_equal(target, targets[i])
+            seen += 1
+    assert seen == len(faces)
+
+
+def test_a_bad_teacher_is_refused_before_training(tmp_path: Path) -> None:
+    base = {"data": "x", "out": str(tmp_path / "run")}
+    with pytest.raises(UserInputError, match="missing.keras: no such teacher model"):
+        train(TrainConfig(**base, teacher=str(tmp_path / "missing.keras")), echo=lambda s: None)
+    with pytest.raises(UserInputError, match="unknown tta 'mirror'"):
+        train(TrainConfig(**base, teacher_tta="mirror"), echo=lambda s: None)
+    with pytest.raises(UserInputError, match="distillation weight 1.5"):
+        train(TrainConfig(**base, distill=1.5), echo=lambda s: None)
+
+
+@pytest.mark.slow
+def test_a_run_distils_a_teacher(tmp_path: Path, fer_root: Path, tiny_model: Path) -> None:
+    """--teacher labels every training face once; the card and its command record it."""
+    cfg = TrainConfig(data=str(fer_root / "train"), out=str(tmp_path), resolution=32, epochs=1,
+                      batch_size=32, limit=150, warmup_epochs=0, augment="none", seed=5,
+                      val_fraction=0.0, teacher=str(tiny_model), teacher_tta="flip",
+                      distill=0.7)
+    lines: list[str] = []
+    train(cfg, echo=lines.append)
+    assert any(s.startswith(f"teacher {tiny_model} (tta flip): labelled 150 faces") for s in lines)
+    card = ModelCard.load(card_path_for(tmp_path / "model.keras"))
+    assert card.details["hyperparameters"]["teacher"] == str(tiny_model)
+    assert card.details["hyperparameters"]["distill"] == 0.7
+    assert f"--teacher {tiny_model} --teacher-tta flip --distill 0.7" in card.details["command"]

@@ -6,6 +6,7 @@ import click
 
 from edge_fer.augment import PRESETS
 from edge_fer.model import OUTPUT_STRIDES
+from edge_fer.tta import TTA_MODES
 
 
 def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int:
@@ -53,13 +54,22 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", type=click.IntRange(min=10), help="Use a stratified sample of N faces.")
 @click.option("--threads", type=click.IntRange(min=1), help="TensorFlow intra-op threads.")
+@click.option("--teacher", type=click.Path(exists=True),
+              help="Distil: a trained model (.keras, .tflite, manifest) that labels every training "
+                   "face once; train on its probabilities mixed with the labels. It must not have "
+                   "trained on this run's validation faces.")
+@click.option("--teacher-tta", default="crops", show_default=True, type=click.Choice(TTA_MODES),
+              help="The teacher's test-time augmentation.")
+@click.option("--distill", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="The teacher's share of each face's target (the label's: the rest).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.")
 def command(data: str, out: str, arch: str, resolution: int | None, output_stride: int,
             profile_file: str | None,
             weights: str, epochs: int, batch_size: int, learning_rate: float, schedule: str,
             warmup_epochs: int, augment: str, class_weights: str, label_smoothing: float,
             dropout: float, val_fraction: float, patience: int, seed: int, limit: int | None,
-            threads: int | None, resume: bool) -> None:
+            threads: int | None, teacher: str | None, teacher_tta: str, distill: float,
+            resume: bool) -> None:
     """Train (or resume) an emotion classifier; the best epoch by validation macro-F1 is kept."""
     from edge_fer.training import TrainConfig, train
 
@@ -77,6 +87,7 @@ def command(data: str, out: str, arch: str, resolution: int | None, output_strid
                       schedule=schedule, warmup_epochs=warmup_epochs, augment=augment,
                       class_weights=class_weights, label_smoothing=label_smoothing,
                       dropout=dropout, val_fraction=val_fraction, patience=patience, seed=seed,
-                      limit=limit, threads=threads)
+                      limit=limit, threads=threads, teacher=teacher, teacher_tta=teacher_tta,
+                      distill=distill)
     best = train(cfg, resume=resume, echo=lambda s: click.echo(s))
     click.echo(f"model: {best}")
