@@ -64,6 +64,10 @@ def main() -> int:
     if json.loads(card.read_text()).get("validation") is None and twin is None:
         sys.exit(f"ship_default: {card}: trained on every face (no validation); give "
                  "--validation-from the same recipe's run with faces held out")
+    args.twin_validation = json.loads(twin.read_text()).get("validation") if twin else None
+    if twin and args.twin_validation is None:
+        sys.exit(f"ship_default: {twin}: has no validation either (trained on every face); "
+                 "give the run with faces held out")
     if args.run_dir.resolve() == DEST.resolve():
         sys.exit(f"ship_default: {args.run_dir}: is the default itself; restore it as a run "
                  "first (scripts/restore_run.py)")
@@ -96,6 +100,9 @@ def _ship(args: argparse.Namespace, model: Path, card: Path) -> None:
     staged = (DEST / "model.keras").relative_to(REPO)  # the manifest records this path
     _strip_optimizer(model, REPO / staged)
     card_data = dict(json.loads(card.read_text()), tta=args.tta)
+    if card_data.get("validation") is None:  # a refit on every face: its twin's stands in
+        card_data["validation_of_twin"] = {"run": str(args.validation_from),
+                                           "metrics": args.twin_validation}
     (DEST / "model.card.json").write_text(json.dumps(card_data, indent=2) + "\n")
     attempts = _convert_first_that_passes(staged, args.formats.split(","), args.tta)
     state = args.run_dir / "checkpoint" / "state.json"
@@ -225,9 +232,10 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
     held_out = f"{val['n']} faces held out for validation" if val else "every face trained on"
     val_title = "Validation (selects the epoch)"
     if val is None:  # a refit on every face: its held-out twin's validation stands in
-        val = json.loads((args.validation_from / "model.card.json").read_text())["validation"]
+        twin = card["validation_of_twin"]
+        val = twin["metrics"]
         val_title = (f"Validation of the same recipe with {val['n']} faces held out "
-                     f"(`{args.validation_from}`; this model trained on those faces too)")
+                     f"(`{twin['run']}`; this model trained on those faces too)")
     lines = ["# The default model", ""]
     if args.note:
         lines += [args.note, ""]

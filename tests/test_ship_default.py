@@ -27,3 +27,10 @@ def test_a_model_trained_on_every_face_needs_its_held_out_twin(tiny_model: Path,
     assert "--validation-from" in done.stderr
     assert sorted(p.name for p in DEFAULT.iterdir()) == before
     assert not DEFAULT.with_name("default.previous").exists()
+    # A "twin" that trained on every face too has no validation to lend.
+    done = subprocess.run([sys.executable, "scripts/ship_default.py", str(run),
+                           "--test", str(tmp_path), "--validation-from", str(run)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert f"{run / 'model.card.json'}: has no validation either" in done.stderr
+    assert sorted(p.name for p in DEFAULT.iterdir()) == before
