@@ -5,6 +5,7 @@ Layout of the output directory:
   model.keras, model.card.json   the best epoch so far (validation macro-F1) and its card
   checkpoint/last.keras          the last finished epoch, optimizer state included (--resume)
   checkpoint/state.json          epoch, best score, learning-rate state, history
+  checkpoint/teacher_probs.npy   with --teacher: its probabilities for every training face
   history.csv                    one row per epoch
 """
 
@@ -163,6 +164,21 @@ def teacher_probabilities(cfg: TrainConfig, faces: FaceDataset,
     return probs
 
 
+def _teacher_labels(cfg: TrainConfig, faces: FaceDataset, cache: Path, resume: bool,
+                    echo: Callable[[str], None]) -> np.ndarray | None:
+    """The teacher's probabilities, labelled once per run: a resumed run reads them back."""
+    if cfg.teacher is None:
+        return None
+    if resume and cache.exists():
+        probs = np.load(cache)
+        if probs.shape == (len(faces), len(CLASS_NAMES)):
+            echo(f"teacher probabilities: {cache}")
+            return probs
+    probs = teacher_probabilities(cfg, faces, echo)
+    np.save(cache, probs)
+    return probs
+
+
 def _train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.ndarray,
                    targets: np.ndarray) -> Any:
     aug = PRESETS[cfg.augment]
@@ -243,11 +259,11 @@ def train(cfg: TrainConfig, resume: bool = False,
     echo(f"data: {len(train_set)} train, {len(val_set)} validation faces from {full.source} "
          f"({time.perf_counter() - t_load:.1f}s)")
     sw = _sample_weights(train_set.labels, cfg.class_weights)
-    soft = teacher_probabilities(cfg, train_set, echo) if cfg.teacher else None
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    soft = _teacher_labels(cfg, train_set, ckpt_dir / "teacher_probs.npy", resume, echo)
     targets = training_targets(train_set.labels, cfg.label_smoothing, soft, cfg.distill)
     dataset = _train_dataset(tf, train_set, cfg, sw, targets)
 
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
     rewarm = False
     if saved is not None:
         state = saved

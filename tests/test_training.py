@@ -334,3 +334,10 @@ def test_a_run_distils_a_teacher(tmp_path: Path, fer_root: Path, tiny_model: Pat
     assert card.details["hyperparameters"]["teacher"] == str(tiny_model)
     assert card.details["hyperparameters"]["distill"] == 0.7
     assert f"--teacher {tiny_model} --teacher-tta flip --distill 0.7" in card.details["command"]
+    cached = np.load(tmp_path / "checkpoint" / "teacher_probs.npy")
+    assert cached.shape == (150, len(CLASS_NAMES))
+    np.testing.assert_allclose(cached.sum(axis=1), 1.0, rtol=1e-4)
+    resumed: list[str] = []
+    train(TrainConfig(**{**cfg.__dict__, "epochs": 2}), resume=True, echo=resumed.append)
+    assert f"teacher probabilities: {tmp_path / 'checkpoint' / 'teacher_probs.npy'}" in resumed
+    assert not any(s.startswith("teacher ") and "labelled" in s for s in resumed)
