@@ -99,12 +99,12 @@ _FIRST_BATCH = """
 import hashlib, sys
 import numpy as np, tensorflow as tf
 from edge_fer.data import FaceDataset
-from edge_fer.training import TrainConfig, _train_dataset, seed_run
+from edge_fer.training import TrainConfig, _train_dataset, seed_run, training_targets
 rng = np.random.default_rng(0)
 data = FaceDataset(rng.integers(0, 255, (64, 48, 48), dtype=np.uint8), rng.integers(0, 7, 64), "x")
 cfg = TrainConfig(data="unused", out="unused", resolution=32, batch_size=16, augment="none")
 seed_run(tf, cfg, int(sys.argv[1]))
-batch = next(iter(_train_dataset(tf, data, cfg, np.ones(7))))[0].numpy()
+batch = next(iter(_train_dataset(tf, data, cfg, np.ones(7), training_targets(data.labels, 0.1))))[0].numpy()
 print("first batch", hashlib.sha256(batch.tobytes()).hexdigest())
 """
 
