@@ -28,11 +28,17 @@ def predict_dataset(classifier: Classifier, data: FaceDataset, batch_size: int =
     return np.concatenate(out)
 
 
+def require_canonical_classes(classifier: Classifier, whose: str = "the model's") -> None:
+    """ModelError unless the classifier's outputs are the FER2013 classes in canonical order
+    (scores and training targets index probabilities by that order)."""
+    if tuple(classifier.info.class_names) != CLASS_NAMES:
+        raise ModelError(f"{whose} classes {list(classifier.info.class_names)} are not the "
+                         f"canonical FER2013 order {list(CLASS_NAMES)}")
+
+
 def evaluate(classifier: Classifier, data: FaceDataset, batch_size: int = 64,
              progress: Callable[[int, int], None] | None = None) -> Metrics:
     """Metrics in canonical class order; the model's classes must be the canonical ones."""
-    if tuple(classifier.info.class_names) != CLASS_NAMES:
-        raise ModelError(f"the model's classes {list(classifier.info.class_names)} are not the "
-                         f"canonical FER2013 order {list(CLASS_NAMES)}")
+    require_canonical_classes(classifier)
     probs = predict_dataset(classifier, data, batch_size, progress)
     return compute_metrics(data.labels, probs.argmax(axis=1), CLASS_NAMES)

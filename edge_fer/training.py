@@ -148,15 +148,13 @@ def teacher_probabilities(cfg: TrainConfig, faces: FaceDataset,
     faces in a few minutes) would otherwise cost a forward pass per training step; each
     augmented view of a face takes the teacher's label of the face itself, which the TTA
     already averages over re-framings like the augmentation's."""
-    from edge_fer.evaluation import predict_dataset
+    from edge_fer.evaluation import predict_dataset, require_canonical_classes
     from edge_fer.runtimes.base import load_classifier
 
     assert cfg.teacher is not None
     t0 = time.perf_counter()
     teacher = load_classifier(cfg.teacher, tta=cfg.teacher_tta)
-    if tuple(teacher.info.class_names) != CLASS_NAMES:
-        raise UserInputError(f"{cfg.teacher}: the teacher's classes "
-                             f"{list(teacher.info.class_names)} are not {list(CLASS_NAMES)}")
+    require_canonical_classes(teacher, f"{cfg.teacher}: the teacher's")
     probs = predict_dataset(teacher, faces, batch_size=64)
     agree = float((probs.argmax(1) == faces.labels).mean())
     echo(f"teacher {cfg.teacher} (tta {cfg.teacher_tta}): labelled {len(faces)} faces in "
