@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 import edge_fer
-from edge_fer.augment import PRESETS, augment_batch
+from edge_fer.augment import PRESETS, augment_batch, erase_batch, mixup_batch
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.classes import CLASS_NAMES
 from edge_fer.data import FaceDataset, class_weights, load_dataset, train_validation_split
@@ -57,6 +57,8 @@ class TrainConfig:
     warmup_epochs: int = 2
     min_lr: float = 1e-6
     augment: str = "paper"
+    erase: float = 0.0  # random-erasing probability per face (0: off)
+    mixup: float = 0.0  # mixup's Beta(alpha, alpha) parameter (0: off)
     class_weights: str = "inverse"
     label_smoothing: float = 0.1
     dropout: float = 0.3
@@ -110,6 +112,10 @@ def _validate(cfg: TrainConfig) -> None:
         raise UserInputError(f"resolution {cfg.resolution} is too small (EfficientNetV2 needs >= 32)")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise UserInputError("epochs and batch size must be at least 1")
+    if not 0.0 <= cfg.erase <= 1.0:
+        raise UserInputError(f"erasing probability {cfg.erase} is not in [0, 1]")
+    if cfg.mixup < 0.0:
+        raise UserInputError(f"mixup alpha {cfg.mixup} is negative")
     if not 0.0 <= cfg.distill <= 1.0:
         raise UserInputError(f"distillation weight {cfg.distill} is not in [0, 1]")
     try:
@@ -191,8 +197,12 @@ def _train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.nda
         images = tf.cast(images, tf.float32)
         if aug is not None:
             images = augment_batch(images, aug)
+        if cfg.erase > 0:
+            images = erase_batch(images, cfg.erase)
         images = tf.image.resize(images, (r, r), method="bilinear")
         images = tf.clip_by_value(images, 0.0, 255.0)
+        if cfg.mixup > 0:
+            images, target, sw = mixup_batch(images, target, sw, cfg.mixup)
         images = tf.repeat(images, 3, axis=-1)
         return images, target, sw
 

@@ -95,6 +95,54 @@ def test_augmentation_changes_each_image_differently() -> None:
     assert out.min() >= 0 and out.max() <= 255
 
 
+
+def test_erasing_covers_one_rectangle_of_each_chosen_face() -> None:
+    import tensorflow as tf
+
+    from edge_fer.augment import erase_batch
+
+    tf.random.set_seed(0)
+    batch = tf.fill([16, 48, 48, 1], 100.0)
+    out = erase_batch(batch, 1.0).numpy()[..., 0]
+    for image in out:
+        changed = image != 100.0
+        rows, cols = np.nonzero(changed)
+        box = changed[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert box.all()  # one solid rectangle, nothing outside it
+        assert 0.01 <= changed.mean() <= 0.26
+        assert image.min() >= 0 and image.max() <= 255
+    assert np.array_equal(erase_batch(batch, 0.0).numpy(), batch.numpy())
+
+
+def test_mixup_blends_each_face_with_its_target_and_weight_alike() -> None:
+    import tensorflow as tf
+
+    from edge_fer.augment import mixup_batch
+
+    tf.random.set_seed(0)
+    n = 32
+    # Face i is the constant image i with the one-hot target i: a mixed face's value must be
+    # the mean of the indices under its mixed target, and its weight the same mix.
+    images = tf.constant(np.arange(n, dtype=np.float32)[:, None, None, None] * np.ones((1, 4, 4, 1),
+                                                                                     np.float32))
+    targets = tf.one_hot(tf.range(n), n)
+    weights = tf.constant(np.linspace(1.0, 2.0, n, dtype=np.float32))
+    mixed, mixed_targets, mixed_weights = (t.numpy() for t in mixup_batch(images, targets,
+                                                                           weights, 0.4))
+    np.testing.assert_allclose(mixed_targets.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(mixed[:, 0, 0, 0], mixed_targets @ np.arange(n), rtol=1e-5)
+    np.testing.assert_allclose(mixed_weights, mixed_targets @ weights.numpy(), rtol=1e-5)
+    assert (np.diag(mixed_targets) >= 0.5 - 1e-6).all()  # each face stays mostly itself
+    assert (np.diag(mixed_targets) < 1.0 - 1e-3).sum() > n // 2  # and most are really mixed
+
+
+def test_bad_erasing_and_mixup_settings_are_refused(tmp_path: Path) -> None:
+    base = {"data": "x", "out": str(tmp_path / "run")}
+    with pytest.raises(UserInputError, match="erasing probability 1.5"):
+        train(TrainConfig(**base, erase=1.5), echo=lambda s: None)
+    with pytest.raises(UserInputError, match="mixup alpha -0.2"):
+        train(TrainConfig(**base, mixup=-0.2), echo=lambda s: None)
+
 _FIRST_BATCH = """
 import hashlib, sys
 import numpy as np, tensorflow as tf
@@ -260,7 +308,7 @@ def test_the_card_command_reproduces_the_configuration() -> None:
 
     cfg = TrainConfig(data="../shared/data/fer2013/train", out="runs/a b", resolution=96,
                       epochs=60, augment="medium", learning_rate=5e-4, limit=500,
-                      output_stride=16)
+                      output_stride=16, erase=0.5, mixup=0.2)
     words = shlex.split(train_command(cfg))
     assert words[:2] == ["edge-fer", "train"]
     params = command.make_context("train", words[2:]).params
@@ -309,6 +357,25 @@ def test_each_face_keeps_its_own_target_through_the_shuffle(fer_root: Path) -> N
             seen += 1
     assert seen == len(faces)
 
+
+def test_the_training_pipeline_applies_erasing_and_mixup(fer_root: Path) -> None:
+    import tensorflow as tf
+
+    from edge_fer.data import load_dataset
+    from edge_fer.training import _train_dataset
+
+    faces = load_dataset(str(fer_root / "train"), limit=40, seed=0)
+    one_hot = np.eye(len(CLASS_NAMES), dtype=np.float32)[faces.labels]
+    cfg = TrainConfig(data="x", out="y", resolution=48, augment="none", batch_size=40,
+                      erase=1.0, mixup=0.4)
+    images, targets, _ = next(iter(_train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)),
+                                                  one_hot)))
+    targets = targets.numpy()
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-5)
+    assert ((targets > 0.01) & (targets < 0.99)).any(axis=1).sum() > 10  # blended targets
+    # No batch image is any face as it came (erased and blended).
+    distance = np.abs(images.numpy()[:, None, ..., 0] - faces.images[None].astype(np.float32))
+    assert distance.reshape(40, 40, -1).max(axis=2).min() > 0
 
 def test_a_bad_teacher_is_refused_before_training(tmp_path: Path) -> None:
     base = {"data": "x", "out": str(tmp_path / "run")}

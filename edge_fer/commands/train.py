@@ -42,6 +42,11 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
               type=click.Choice(["cosine", "plateau"]))
 @click.option("--warmup-epochs", default=2, show_default=True, type=click.IntRange(min=0))
 @click.option("--augment", default="paper", show_default=True, type=click.Choice(list(PRESETS)))
+@click.option("--erase", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Random erasing: the share of training faces that get a rectangle of noise.")
+@click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Mixup's Beta(alpha, alpha) parameter: blend each training face with "
+                   "another and their targets alike (0: off; 0.2-0.4 are usual).")
 @click.option("--class-weights", default="inverse", show_default=True,
               type=click.Choice(["inverse", "sqrt", "none"]))
 @click.option("--label-smoothing", default=0.1, show_default=True, type=click.FloatRange(0, 0.5))
@@ -66,7 +71,8 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
 def command(data: str, out: str, arch: str, resolution: int | None, output_stride: int,
             profile_file: str | None,
             weights: str, epochs: int, batch_size: int, learning_rate: float, schedule: str,
-            warmup_epochs: int, augment: str, class_weights: str, label_smoothing: float,
+            warmup_epochs: int, augment: str, erase: float, mixup: float, class_weights: str,
+            label_smoothing: float,
             dropout: float, val_fraction: float, patience: int, seed: int, limit: int | None,
             threads: int | None, teacher: str | None, teacher_tta: str, distill: float,
             resume: bool) -> None:
@@ -85,6 +91,7 @@ def command(data: str, out: str, arch: str, resolution: int | None, output_strid
                       output_stride=output_stride, weights=weights,
                       epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       schedule=schedule, warmup_epochs=warmup_epochs, augment=augment,
+                      erase=erase, mixup=mixup,
                       class_weights=class_weights, label_smoothing=label_smoothing,
                       dropout=dropout, val_fraction=val_fraction, patience=patience, seed=seed,
                       limit=limit, threads=threads, teacher=teacher, teacher_tta=teacher_tta,
