@@ -14,6 +14,7 @@ from edge_fer.crop import CropConfig, prepare_faces
 from edge_fer.detectors.base import FaceDetector
 from edge_fer.runtimes.base import Classifier
 from edge_fer.tracking import Tracker
+from edge_fer.tta import framings
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class FramePipeline:
         self.tracker = tracker
         self.crop = crop or CropConfig(shift=detector.crop_shift)
         self.class_names = classifier.info.class_names
+        # A TTA's framings are spread over a face's frames, one a frame (edge_fer.tta): a
+        # frame costs flip's two images a face, and the tracker averages the last `_window`.
+        self._window = framings(classifier.info.tta)
 
     def warm_up(self, frame_size: tuple[int, int] = (640, 480)) -> None:
         """Run each stage once on blank input: the first call of a runtime (graph tracing,
@@ -59,14 +63,16 @@ class FramePipeline:
         detections = self.detector.detect(image)
         t1 = time.perf_counter()
         boxes = [d.box for d in detections]
-        due = self.tracker.due(boxes)
-        todo = [d for d, d_due in zip(detections, due) if d_due]
+        plan = self.tracker.schedule(boxes)  # per face: None, or its classifications so far
+        todo = [d for d, n in zip(detections, plan) if n is not None]
         batch = prepare_faces(image, todo, self.classifier.resolution, self.crop,
                               self.classifier.info.preprocessing)
         t2 = time.perf_counter()
-        rows = iter(self.classifier.predict(batch) if todo else ())
+        framing = [n for n in plan if n is not None]  # the n-th classification: framing n
+        rows = iter(self.classifier.predict(batch, framing) if todo else ())
         t3 = time.perf_counter()
-        tracked = self.tracker.update(boxes, [next(rows) if d_due else None for d_due in due])
+        tracked = self.tracker.update(boxes, [None if n is None else next(rows) for n in plan],
+                                      self._window)
         faces = []
         for t in tracked:
             best = int(np.argmax(t.probs))

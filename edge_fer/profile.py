@@ -219,8 +219,9 @@ class SweepSettings:
     min_seconds: float = 1.0
     seed: int = 0  # visiting order and input pixels
     pipeline: Pipeline | None = None
-    # The model's test-time augmentation when timed: "flip" doubles each call's batch, so a
-    # pick holds only for runs with the same TTA. None: not recorded (older profiles).
+    # The model's test-time augmentation when timed: any but "none" doubles each call's batch
+    # (a frame runs one framing of a face and its mirror), so a pick made under "none" does not
+    # hold for runs with TTA. None: not recorded (older profiles).
     tta: str | None = None
 
     @property

@@ -1,5 +1,8 @@
 """Face tracks across frames: IoU association gives each face a stable id, and an exponential
 moving average over a track's probabilities keeps the label from flickering frame to frame.
+
+A track also counts its classifications and keeps its last few, so the camera loop can spread
+a TTA's framings over frames (edge_fer.tta) and average them back per face.
 """
 
 from __future__ import annotations
@@ -45,8 +48,10 @@ class _Track:
     track_id: int
     box: Box
     probs: np.ndarray
+    recent: list[np.ndarray]  # its last classifications, newest last (see update's window)
     missed: int = 0
     since_classified: int = 0  # frames since its probabilities last took a classification
+    classified: int = 1  # classifications so far (a track is born classified)
 
 
 def iou(a: Box, b: Box) -> float:
@@ -85,18 +90,27 @@ class Tracker:
             matched[bi] = self._tracks[ti]
         return matched
 
-    def due(self, boxes: list[Box]) -> list[bool]:
-        """Which of this frame's faces to classify: new ones, and known ones whose last
-        classification is `classify_every` frames old (always all of them at 1)."""
+    def schedule(self, boxes: list[Box]) -> list[int | None]:
+        """For each of this frame's faces: None if it is not to be classified now, else how
+        many classifications its track has had (0: a new face). Due are new faces and known
+        ones whose last classification is `classify_every` frames old (all of them at 1)."""
         every = self.config.classify_every
-        return [t is None or t.since_classified + 1 >= every for t in self._match(boxes)]
+        return [0 if t is None else t.classified if t.since_classified + 1 >= every else None
+                for t in self._match(boxes)]
+
+    def due(self, boxes: list[Box]) -> list[bool]:
+        """Which of this frame's faces to classify (see `schedule`)."""
+        return [n is not None for n in self.schedule(boxes)]
 
     def update(self, boxes: list[Box], probs: np.ndarray | list[np.ndarray | None],
-               ) -> list[TrackedFace]:
+               window: int = 1) -> list[TrackedFace]:
         """This frame's faces (boxes and raw (N, K) probabilities), in the same order, with ids.
 
         A row may be None for a known face left unclassified this frame (see `due`): its
-        track keeps its probabilities."""
+        track keeps its probabilities. A track's new probabilities are the mean of its last
+        `window` rows (1: this row alone), then smoothed."""
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
         if len(boxes) != len(probs):
             raise ValueError(f"{len(boxes)} boxes but {len(probs)} probability rows")
         matched = self._match(boxes)
@@ -108,7 +122,8 @@ class Tracker:
             if track is None:
                 if row is None:
                     raise ValueError(f"a new face at {box} needs its probabilities")
-                track = _Track(self._next_id, box, np.asarray(row, dtype=np.float32).copy())
+                raw = np.asarray(row, dtype=np.float32).copy()
+                track = _Track(self._next_id, box, raw.copy(), [raw])
                 self._next_id += 1
                 self._tracks.append(track)
             else:
@@ -117,9 +132,11 @@ class Tracker:
                 if row is None:
                     track.since_classified += 1
                 else:
-                    raw = np.asarray(row, dtype=np.float32)
+                    track.recent = [*track.recent, np.asarray(row, dtype=np.float32)][-window:]
+                    raw = np.mean(track.recent, axis=0, dtype=np.float32)
                     track.probs = alpha * raw + (1.0 - alpha) * track.probs
                     track.since_classified = 0
+                    track.classified += 1
             seen.add(track.track_id)
             out.append(TrackedFace(track.track_id, box, track.probs.copy()))
         for track in self._tracks:

@@ -9,7 +9,7 @@ imports the card.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -20,10 +20,16 @@ import numpy as np
 # sixteenth of the side in the four directions), 14 images a face. The re-framings stay well
 # inside the training augmentation's range (zoom and shift up to 15%), and they stand for
 # what a face detector's box does from frame to frame. zooms keeps the two re-framings that
-# carry the gain: on the default's validation split zooms and crops score alike (67.2% / 0.656
-# against 67.1% / 0.656; flip 66.4% / 0.649) at 3 and 7 times flip's cost (on test crops
-# kept more of its gain: README).
+# carry the gain: on stage 2's validation split zooms and crops scored alike (67.2% / 0.656
+# against 67.1% / 0.656; flip 66.4% / 0.649) at 3 and 7 times flip's cost when run at once
+# (README gives every stage's figures).
 TTA_MODES = ("none", "flip", "zooms", "crops")
+
+# The camera loop spreads a mode's framings over a tracked face's frames: each frame classifies
+# one framing of each face (and its mirror), cycling through them, and the tracker averages a
+# face's last `framings(tta)` results. A frame then costs flip's two images a face whatever the
+# mode; a face held still for that many frames gets exactly the mode's all-at-once result
+# (what `edge-fer evaluate` scores), and its first frame exactly flip's.
 
 # (zoom, shift x, shift y) as fractions of the side: the views besides the face itself.
 _CROPS = ((1.1, 0.0, 0.0), (0.9, 0.0, 0.0), (1.0, 0.0625, 0.0), (1.0, -0.0625, 0.0),
@@ -39,9 +45,20 @@ def parse_tta(value: object) -> str:
 
 
 def images_per_face(tta: str) -> int:
-    """How many images one face becomes in the classifier's batch."""
+    """How many images one face becomes when all its views go at once (`evaluate`)."""
     mode = parse_tta(tta)
     return 1 if mode == "none" else 2 * (1 + len(_REFRAMINGS[mode]))
+
+
+def framings(tta: str) -> int:
+    """How many framings (the face and its re-framings) a mode averages; 1 for none and flip."""
+    mode = parse_tta(tta)
+    return 1 + len(_REFRAMINGS.get(mode, ()))
+
+
+def images_per_frame(tta: str) -> int:
+    """How many images one face becomes when its framings are spread over frames."""
+    return 1 if parse_tta(tta) == "none" else 2
 
 
 def _reframe(faces: np.ndarray, zoom: float, dx: float, dy: float) -> np.ndarray:
@@ -66,6 +83,22 @@ def tta_views(tta: str, faces: np.ndarray) -> np.ndarray:
     return np.concatenate(views)  # a new, C-contiguous array
 
 
+def framing_views(tta: str, faces: np.ndarray, framing: Sequence[int]) -> np.ndarray:
+    """(N, r, r) faces -> (images_per_frame*N, r, r): face i in its framing `framing[i]`
+    (0: as given; modulo framings(tta)) at row i, and its mirror at row N + i under any TTA."""
+    mode = parse_tta(tta)
+    if len(framing) != len(faces):
+        raise ValueError(f"{len(faces)} faces but {len(framing)} framings")
+    if mode == "none":
+        return faces
+    views = faces.copy()
+    table = ((1.0, 0.0, 0.0),) + _REFRAMINGS[mode]
+    for k in sorted({int(f) % len(table) for f in framing} - {0}):
+        rows = [i for i, f in enumerate(framing) if int(f) % len(table) == k]
+        views[rows] = _reframe(faces[rows], *table[k])
+    return np.concatenate([views, views[:, :, ::-1]])
+
+
 def apply_tta(tta: str, predict: Callable[[np.ndarray], np.ndarray],
               faces: np.ndarray) -> np.ndarray:
     """(N, r, r) faces -> (N, K) float32 probabilities under `tta`, with ONE call of `predict`.
@@ -75,6 +108,19 @@ def apply_tta(tta: str, predict: Callable[[np.ndarray], np.ndarray],
     """
     if parse_tta(tta) == "none":
         return predict(faces)
-    n = len(faces)
-    probs = predict(tta_views(tta, faces))
+    return _mean_over_views(predict(tta_views(tta, faces)), len(faces))
+
+
+def apply_tta_framing(tta: str, predict: Callable[[np.ndarray], np.ndarray],
+                      faces: np.ndarray, framing: Sequence[int]) -> np.ndarray:
+    """(N, r, r) faces -> (N, K): each face's probabilities in its one framing (with its
+    mirror under any TTA), with one call of `predict`: a frame's share of the mode's work."""
+    views = framing_views(tta, faces, framing)
+    if parse_tta(tta) == "none":
+        return predict(views)
+    return _mean_over_views(predict(views), len(faces))
+
+
+def _mean_over_views(probs: np.ndarray, n: int) -> np.ndarray:
+    """(V*N, K) probabilities, view v of face i at row v*N + i -> (N, K) means."""
     return probs.reshape(-1, n, probs.shape[-1]).mean(axis=0).astype(np.float32)

@@ -5,7 +5,7 @@
 RUN_DIR is an `edge-fer train --out` folder. Into edge_fer/models/default/ it writes one TFLite
 export, converted and verified by `edge-fer convert` with its manifest: the first of
 `--formats` (default: tflite-int8, then tflite-fp16) that passes verification, so a model that
-quantizes badly ships in fp16 rather than losing accuracy; `--tta` (default flip) is recorded
+quantizes badly ships in fp16 rather than losing accuracy; `--tta` (default zooms) is recorded
 in the shipped card and manifest. With --keras the Keras model itself (without optimizer
 state), its card and the training state ship too (scripts/restore_run.py makes a resumable
 run folder of them). Then it scores the default on the test split (`edge-fer evaluate`, the
@@ -34,11 +34,15 @@ TTA_SENTENCES = {
     "flip": "each face's probabilities are averaged with its mirror image's (twice the "
             "classifier's batch; `--tta none` turns it off).",
     "zooms": "each face's probabilities are averaged over 6 images: the face, the face "
-             "zoomed 10% in and 10% out, and the mirrors of all three (3 times flip's cost; "
-             "`--tta flip` or `none` for a slower device).",
+             "zoomed 10% in and 10% out, and the mirrors of all three. `evaluate` runs all 6 "
+             "at once; `run` spreads them over a tracked face's frames, one framing and its "
+             "mirror a frame (flip's cost), and averages a face's last 3 (`--tta none` for a "
+             "slower device).",
     "crops": "each face's probabilities are averaged over 14 images: the face, six "
              "re-framings of it (zoomed 10% in and out, shifted a sixteenth of its side four "
-             "ways) and the mirrors of all seven (`--tta flip` or `none` for a slower device).",
+             "ways) and the mirrors of all seven. `evaluate` runs all 14 at once; `run` "
+             "spreads them over a tracked face's frames, one framing and its mirror a frame "
+             "(flip's cost), and averages a face's last 7 (`--tta none` for a slower device).",
 }
 
 
@@ -50,7 +54,7 @@ def main() -> int:
     ap.add_argument("--note", default="", help="a sentence for the top of MODEL_CARD.md")
     ap.add_argument("--formats", default="tflite-int8,tflite-fp16",
                     help="export formats to try in order; the first that passes verification ships")
-    ap.add_argument("--tta", default="flip", choices=TTA_MODES,
+    ap.add_argument("--tta", default="zooms", choices=TTA_MODES,
                     help="test-time augmentation the default runs with")
     ap.add_argument("--validation-from", type=Path, metavar="DIR",
                     help="for a model trained on every face (--val-fraction 0): its twin, the "

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
@@ -57,12 +58,11 @@ def test_real_sweep_through_the_tflite_runtime(converted: Path) -> None:
 
 def test_profile_times_the_tta_it_is_given_and_hints_at_a_lighter_one(converted: Path,
                                                                      tmp_path: Path) -> None:
-    """Capped below the 32 px the tiny model was trained at, a TTA of several images a face
-    gets a hint to keep the size with the next lighter one (crops 14 -> zooms 6 -> flip 2);
-    the profile records the TTA it timed."""
+    """Capped below the 32 px the tiny model was trained at, a run with TTA (2 images a face
+    a frame, whatever the mode) gets a hint to keep the size without it; the profile records
+    the TTA it timed."""
     model = converted / "model_fp32.tflite"
-    lighter = {"crops": "zooms", "zooms": "flip", "none": None}
-    for tta in ("crops", "zooms", "none"):
+    for tta in ("crops", "flip", "none"):
         out = tmp_path / f"{tta}.json"
         result = run("profile", "--model", str(model), "--resolutions", "8,16,24",
                      "--max-resolution", "24", "--budget-ms", "1000", "--tta", tta, *QUICK,
@@ -70,9 +70,38 @@ def test_profile_times_the_tta_it_is_given_and_hints_at_a_lighter_one(converted:
         assert result.exit_code == 0
         profile = load_profile(out)
         assert profile.settings.tta == tta and profile.chosen_resolution == 24
-        hint = f"profile again with --tta {lighter[tta]} to keep 32 px"
-        assert (hint in result.stderr) == (lighter[tta] is not None), result.stderr
-        assert ("hint:" in result.stderr) == (lighter[tta] is not None), result.stderr
+        hint = "profile again with --tta none to keep 32 px"
+        assert (hint in result.stderr) == (tta != "none"), result.stderr
+        assert ("hint:" in result.stderr) == (tta != "none"), result.stderr
+
+
+@pytest.mark.parametrize("tta, images", [("none", 3), ("flip", 6), ("crops", 6)])
+@pytest.mark.parametrize("detector", [None, "haar"])
+def test_the_profiler_times_what_a_frame_costs_the_camera_loop(
+        converted: Path, tta: str, images: int, detector: str | None) -> None:
+    """`run` spreads a TTA's framings over frames: a frame sends the runtime one framing of
+    each face and its mirror, so that is the batch the profile times (not 14 under crops)."""
+    from contextlib import ExitStack
+
+    from edge_fer.profile import Pipeline
+
+    pipe = Pipeline(detector, 640, 480, 3) if detector else None
+    settings = SweepSettings(runtime="tflite", threads=1, budget_ms=40.0, faces=3, pipeline=pipe,
+                             tta=tta)
+    with ExitStack() as resources, load_classifier(converted / "model_fp32.tflite",
+                                                   tta=tta) as classifier:
+        sizes: list[int] = []
+        backend = classifier._predict
+
+        def counting(x: np.ndarray) -> np.ndarray:
+            sizes.append(len(x))
+            return backend(x)
+
+        classifier._predict = counting  # type: ignore[method-assign,assignment]
+        workload = make_workload(classifier, settings, resources)
+        workload.prepare(24)
+        workload()
+    assert sizes == [images]
 
 
 def test_profile_then_check_through_the_cli(converted: Path, tmp_path: Path) -> None:

@@ -167,11 +167,13 @@ def test_run_applies_the_tta_override_and_logs_it(short_clip: Path, tiny_model: 
     assert moved > 3e-4, "the run's probabilities are those of the model without TTA"
 
 
-@pytest.mark.parametrize("timed, warned", [("none", True), ("flip", False)])
+@pytest.mark.parametrize("timed, used, warned", [("none", "flip", True), ("flip", "flip", False),
+                                                 ("flip", "crops", False)])
 def test_a_run_with_more_tta_than_its_profile_timed_is_warned(
         short_clip: Path, tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-        timed: str, warned: bool) -> None:
-    """Flip doubles each call's batch: a pick timed without it may not hold with it."""
+        timed: str, used: str, warned: bool) -> None:
+    """Any TTA doubles each call's batch: a pick timed without it may not hold with it. Crops
+    is spread over frames, so a frame costs it what flip costs: no warning."""
     shipped = json.loads((Path(__file__).parents[1] / "profiles"
                           / "x86-epyc-2c-tflite-1t.json").read_text())
     shipped["settings"]["tta"] = timed
@@ -179,13 +181,14 @@ def test_a_run_with_more_tta_than_its_profile_timed_is_warned(
     profile.write_text(json.dumps(shipped))
     with caplog.at_level("WARNING", logger="edge_fer.commands.run"):
         result = _run("--source", str(short_clip), "--model", str(tiny_model), "--profile",
-                      str(profile), "--tta", "flip", "--log", str(tmp_path / "out.jsonl"))
+                      str(profile), "--tta", used, "--log", str(tmp_path / "out.jsonl"))
     assert result.exit_code == 0, result.output
     said = [r.getMessage() for r in caplog.records if "measured with tta" in r.getMessage()]
     assert bool(said) == warned, caplog.text
     if warned:
         assert said[0] == (f"{profile} was measured with tta none, this run uses tta flip "
-                           "(2 images a face): its pick may not hold; profile with this tta")
+                           "(2 images a face a frame): its pick may not hold; profile with this "
+                           "tta")
     # The profile's pick (128 px) is not the size the tiny model was trained at: said too.
     assert any(r.getMessage().startswith(f"{profile} chose 128 px, but ")
                and "was trained at" in r.getMessage()
@@ -211,6 +214,30 @@ def test_a_run_takes_the_tta_its_profile_timed_unless_told_otherwise(
         running = [r.getMessage() for r in caplog.records
                    if r.getMessage().startswith("running: source")]
         assert running and running[0].endswith(f", tta {used}"), caplog.text
+
+
+def test_zooms_are_spread_over_a_tracked_faces_frames_and_averaged_back(
+        clip: tuple[Path, list[list[Placement]]], tiny_model: Path, tmp_path: Path) -> None:
+    """Each frame runs one framing of a face (flip's cost); the log gives the mean of the
+    track's last 3 (a still face's equals the mode at once: tests/test_runtimes.py)."""
+    path, _ = clip
+    frames = _decode(path)
+    log = tmp_path / "zooms.jsonl"
+    result = _run("--source", str(path), "--model", str(tiny_model), "--log", str(log),
+                  "--no-smoothing", "--tta", "zooms")
+    assert result.exit_code == 0, result.output
+    faces = [r for r in _records(log) if r["type"] == "face"]
+    seen: dict[int, list[np.ndarray]] = {}  # per track: its classifications, in order
+    with load_classifier(tiny_model, tta="zooms") as zooms:
+        names = zooms.info.class_names
+        for r in faces:
+            batch = prepare_faces(frames[r["frame"]], [Detection(tuple(r["box"]))],
+                                  zooms.resolution, RUN_CROP, zooms.info.preprocessing)
+            history = seen.setdefault(r["track_id"], [])
+            history.append(zooms.predict(batch, [len(history)])[0])  # its n-th: framing n
+            logged = [r["probs"][n] for n in names]
+            np.testing.assert_allclose(logged, np.mean(history[-3:], axis=0), atol=2e-4)
+    assert max(len(h) for h in seen.values()) >= 3, faces  # some mean covers all 3 framings
 
 
 def test_classify_every_reclassifies_a_tracked_face_only_every_n_frames(

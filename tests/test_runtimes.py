@@ -17,7 +17,7 @@ from edge_fer.preprocess import prepare_batch
 from edge_fer.runtimes import load_classifier
 from edge_fer.runtimes.base import ModelInfo
 from edge_fer.runtimes.tflite_runtime import dequantize, quantize
-from edge_fer.tta import images_per_face, tta_views
+from edge_fer.tta import framing_views, framings, images_per_face, tta_views
 
 pytestmark = pytest.mark.slow
 
@@ -269,6 +269,38 @@ def test_reframing_tta_averages_the_face_its_reframings_and_their_mirrors(
     np.testing.assert_allclose(single, got[1], atol=1e-5)
 
 
+def test_a_framing_is_one_reframing_of_each_face_and_its_mirror(faces48: np.ndarray) -> None:
+    faces = prepare_batch(faces48[:3], 32)
+    views = tta_views("crops", faces)  # view k of face i at row 3k + i; mirrors from row 21
+    got = framing_views("crops", faces, [0, 4, 13])  # 13 wraps round the 7 framings: 6
+    assert got.shape == (6, 32, 32)
+    for i, k in enumerate([0, 4, 6]):
+        np.testing.assert_array_equal(got[i], views[3 * k + i])
+        np.testing.assert_array_equal(got[3 + i], views[21 + 3 * k + i])  # its mirror
+    np.testing.assert_array_equal(framing_views("none", faces, [1, 2, 3]), faces)
+    assert [framings(t) for t in ("none", "flip", "zooms", "crops")] == [1, 1, 3, 7]
+    with pytest.raises(ValueError, match="3 faces but 2 framings"):
+        framing_views("zooms", faces, [0, 1])
+
+
+@pytest.mark.parametrize("name", ["model_int8.tflite", "model_fp32.xml"])
+@pytest.mark.parametrize("tta", ["flip", "zooms", "crops"])
+def test_a_modes_framings_one_at_a_time_average_to_the_mode_at_once(
+        converted: Path, faces48: np.ndarray, name: str, tta: str) -> None:
+    """What the camera loop spreads over a still face's frames equals `evaluate`'s figure."""
+    faces = prepare_batch(faces48[:3], 32)
+    with load_classifier(converted / name, tta=tta) as classifier:
+        at_once = classifier.predict(faces)
+        each = [classifier.predict(faces, [k, k, k]) for k in range(framings(tta))]
+        single = classifier.predict(faces[1:2], [0])[0]  # one face: its framing and mirror
+    np.testing.assert_allclose(np.mean(each, axis=0), at_once, atol=1e-5)
+    with load_classifier(converted / name, tta="flip") as flip:
+        np.testing.assert_allclose(each[0], flip.predict(faces), atol=1e-5)  # framing 0 = flip
+        np.testing.assert_allclose(single, each[0][1], atol=1e-5)
+    if tta != "flip":
+        assert not np.allclose(each[1], each[0], atol=1e-4)  # the re-framings do differ
+
+
 def test_openvino_compiles_once_for_single_faces_under_flip(converted: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """One face becomes a batch of 2: it must run on a request compiled once, not per call."""
@@ -287,6 +319,11 @@ def test_openvino_compiles_once_for_single_faces_under_flip(converted: Path,
         first = flip.predict(face)
         for _ in range(3):
             np.testing.assert_allclose(flip.predict(face), first, atol=1e-6)
+    assert compiled == ["[2,32,32,3]"], compiled
+    compiled.clear()
+    with load_classifier(converted / "model_fp32.xml", tta="zooms") as zooms:
+        for k in range(3):  # the camera loop's frames: one framing of the face and its mirror
+            zooms.predict(face, [k])
     assert compiled == ["[2,32,32,3]"], compiled
 
 

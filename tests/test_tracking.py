@@ -114,3 +114,31 @@ def test_classify_every_frame_by_default() -> None:
     box = (50, 50, 100, 100)
     t.update([box], _p(1, 0))
     assert t.due([box]) == [True]
+
+
+def test_a_track_averages_its_last_window_classifications_and_counts_them() -> None:
+    t = Tracker(TrackingConfig(smoothing=False))
+    box = (50, 50, 100, 100)
+    rows = [np.eye(3, dtype=np.float32)[k] for k in (0, 1, 2, 0)]
+    assert t.schedule([box]) == [0]  # a new face: no classification yet
+    got = []
+    for k, row in enumerate(rows):
+        got.append(t.update([box], [row], window=3)[0].probs)
+        assert t.schedule([box, (400, 300, 80, 80)]) == [k + 1, 0]
+    np.testing.assert_allclose(got[0], [1, 0, 0])
+    np.testing.assert_allclose(got[1], [0.5, 0.5, 0])
+    np.testing.assert_allclose(got[2], [1 / 3, 1 / 3, 1 / 3])
+    np.testing.assert_allclose(got[3], [1 / 3, 1 / 3, 1 / 3])  # rows 1-3: the oldest left
+    with pytest.raises(ValueError, match="window"):
+        t.update([box], [rows[0]], window=0)
+
+
+def test_the_window_feeds_the_smoothing_and_skipped_frames_do_not_count() -> None:
+    t = Tracker(TrackingConfig(alpha=0.5, classify_every=2))
+    box = (50, 50, 100, 100)
+    t.update([box], [np.array([1, 0], np.float32)], window=2)
+    assert t.schedule([box]) == [None]  # not due: its count stays 1
+    t.update([box], [None], window=2)
+    assert t.schedule([box]) == [1]
+    out = t.update([box], [np.array([0, 1], np.float32)], window=2)[0].probs
+    np.testing.assert_allclose(out, 0.5 * np.array([0.5, 0.5]) + 0.5 * np.array([1, 0]))

@@ -30,7 +30,8 @@ from edge_fer.tta import TTA_MODES
               help="Test-time augmentation: model = the file's own (card or manifest); none; "
                    "flip = average each face with its mirror image; zooms = flip over the face "
                    "and two zoomed re-framings (6 images a face); crops = flip over the face and "
-                   "six re-framings of it (14 images a face).")
+                   "six re-framings of it (14 images a face). All at once, as on a face that "
+                   "`edge-fer run` has seen for 3 (zooms) or 7 (crops) frames.")
 def command(model: str | None, data: str, usage: str | None, runtime: str | None,
             resolution: int | None, threads: int | None, limit: int | None,
             json_out: str | None, png_out: str | None, tta: str) -> None:

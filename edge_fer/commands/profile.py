@@ -15,7 +15,7 @@ import click
 
 from edge_fer.errors import CheckFailed, UserInputError
 from edge_fer.hardware import usable_cores
-from edge_fer.tta import TTA_MODES, images_per_face
+from edge_fer.tta import TTA_MODES, images_per_frame
 
 if TYPE_CHECKING:  # heavy modules stay out of `edge-fer --help`
     from edge_fer.profile import ModelIdentity, Profile, SweepSettings
@@ -95,9 +95,10 @@ def _parse_frame(ctx: click.Context, param: click.Parameter,
               help="Untimed calls before timing each resolution.")
 @click.option("--tta", default="model", show_default=True,
               type=click.Choice(["model", *TTA_MODES]),
-              help="Test-time augmentation to time: model = the file's own; a slow device may "
-              "keep its trained resolution with a lighter one (flip: 2 images a face, zooms: "
-              "6, crops: 14); edge-fer run --profile then uses it.")
+              help="Test-time augmentation to time: model = the file's own; timed as edge-fer "
+              "run pays it a frame (none: 1 image a face; flip, zooms, crops: 2, one framing "
+              "and its mirror); a slow device may keep its trained resolution with none; "
+              "edge-fer run --profile then uses it.")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the visiting order and the input pixels.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Where to write the profile (JSON).")
@@ -174,10 +175,11 @@ def lighter_tta_hint(chosen: int, info: ModelInfo) -> str | None:
     """
     if chosen >= info.resolution or info.tta == "none":
         return None
-    lighter = [t for t in TTA_MODES if images_per_face(t) < images_per_face(info.tta)]
+    lighter = [t for t in TTA_MODES if images_per_frame(t) < images_per_frame(info.tta)]
     return (f"hint: the pick {chosen} px is below the {info.resolution} px the model was "
-            f"trained at, and tta {info.tta} makes each face {images_per_face(info.tta)} "
-            f"images; profile again with --tta {lighter[-1]} to keep {info.resolution} px")
+            f"trained at, and tta {info.tta} makes each face {images_per_frame(info.tta)} "
+            f"images a frame; profile again with --tta {lighter[-1]} to keep "
+            f"{info.resolution} px")
 
 
 def _open_model(resources: ExitStack, model_file: str | None, arch: str | None,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edge_fer.tta import TTA_MODES, images_per_face
+from edge_fer.tta import TTA_MODES, images_per_frame
 
 if TYPE_CHECKING:
     from edge_fer.profile import Profile
@@ -65,8 +65,10 @@ def _size(text: str | None) -> tuple[int, int] | None:
                    "or manifest); none "
                    "(for a device too slow for it); flip = average each face with its mirror "
                    "image (twice the classifier's work); zooms = flip over the face and two "
-                   "zoomed re-framings (6 times); crops = flip over the face and six "
-                   "re-framings of it (14 times the work).")
+                   "zoomed re-framings; crops = flip over the face and six re-framings. "
+                   "zooms and crops cost what flip costs: each frame runs one framing of a "
+                   "face (and its mirror), and a face's last 3 (zooms) or 7 (crops) are "
+                   "averaged.")
 @click.option("--profile", "profile_file", metavar="FILE", envvar=_env("PROFILE"), show_envvar=True,
               help="A hardware profile: classify at the resolution it chose "
                    "[default: the model's own resolution].")
@@ -253,10 +255,10 @@ def _check_profile(path: str, profile: Profile, classifier: Classifier,
                     path, classifier.resolution, classifier.path or "the model",
                     classifier.info.resolution, classifier.resolution, path)
     timed, used = profile.settings.tta, classifier.info.tta
-    if timed is not None and images_per_face(used) > images_per_face(timed):
-        log.warning("%s was measured with tta %s, this run uses tta %s (%d images a face): "
-                    "its pick may not hold; profile with this tta", path, timed, used,
-                    images_per_face(used))
+    if timed is not None and images_per_frame(used) > images_per_frame(timed):
+        log.warning("%s was measured with tta %s, this run uses tta %s (%d images a face a "
+                    "frame): its pick may not hold; profile with this tta", path, timed, used,
+                    images_per_frame(used))
 
 
 def _load_model(model: str | None, manifest: str | None, runtime: str | None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -19,7 +20,7 @@ import numpy as np
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.preprocess import Preprocessing
-from edge_fer.tta import apply_tta, parse_tta
+from edge_fer.tta import apply_tta, apply_tta_framing, parse_tta
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,13 @@ class Classifier(ABC):
     def _predict(self, faces: np.ndarray) -> np.ndarray:
         """Backend inference on a validated (N, r, r) uint8 batch."""
 
-    def predict(self, faces: np.ndarray) -> np.ndarray:
+    def predict(self, faces: np.ndarray, framing: Sequence[int] | None = None) -> np.ndarray:
         """(N, r, r) uint8 gray faces at `self.resolution` -> (N, K) float32 probabilities.
 
         Under TTA the backend sees all views of the N faces (2N under flip: the faces, then
-        their mirrors) in one call, so whoever times `predict` times the TTA too.
+        their mirrors) in one call, so whoever times `predict` times the TTA too. With
+        `framing` (one index a face), each face runs only that framing of the TTA and its
+        mirror: the camera loop's share for one frame (edge_fer.tta, framing_views).
         """
         if faces.ndim != 3 or faces.shape[1:] != (self.resolution, self.resolution):
             raise ValueError(f"expected faces of shape (N, {self.resolution}, {self.resolution}), "
@@ -82,6 +85,8 @@ class Classifier(ABC):
             raise ValueError(f"expected uint8 faces, got {faces.dtype}")
         if faces.shape[0] == 0:
             return np.zeros((0, len(self.info.class_names)), np.float32)
+        if framing is not None:
+            return apply_tta_framing(self.info.tta, self._predict, faces, framing)
         return apply_tta(self.info.tta, self._predict, faces)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most runtimes need nothing

@@ -14,7 +14,7 @@ import numpy as np
 
 from edge_fer.errors import MissingDependencyError, ModelError
 from edge_fer.runtimes.base import Classifier, ModelInfo
-from edge_fer.tta import images_per_face
+from edge_fer.tta import images_per_frame
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,9 @@ class OpenVINOClassifier(Classifier):
             raise ModelError(f"{path}: the output has no fixed class dimension ({out_shape})")
         self.check_output(out_shape[out_shape.rank.get_length() - 1].get_length(), str(path))
         self._fixed = in_shape[1].get_length() if in_shape[1].is_static else None
-        # One face of the camera loop is one image, or images_per_face(tta) under TTA: that
-        # batch gets the static request, any other size the dynamic one.
-        self._static_batch = images_per_face(info.tta)
+        # One face of the camera loop is one image, or two under TTA (a framing and its mirror,
+        # edge_fer.tta): that batch gets the static request, any other size the dynamic one.
+        self._static_batch = images_per_frame(info.tta)
         self._static: Any = None
         self._batched: Any = None
         self.set_resolution(int(self._fixed or info.resolution))
@@ -93,7 +93,7 @@ class OpenVINOClassifier(Classifier):
 
         Why two: a static batch of 1 runs a single face about a third faster on the CPU
         plugin than a dynamic batch, and single faces are what the camera loop sends (as a
-        static batch of all its TTA views: 2 under flip, the face and its mirror).
+        static batch of its TTA views for the frame: 2, a framing of the face and its mirror).
         """
         try:
             self._model.reshape({self._model.inputs[0]: self._ov.PartialShape(
