@@ -98,15 +98,11 @@ class Tracker:
         return [0 if t is None else t.classified if t.since_classified + 1 >= every else None
                 for t in self._match(boxes)]
 
-    def due(self, boxes: list[Box]) -> list[bool]:
-        """Which of this frame's faces to classify (see `schedule`)."""
-        return [n is not None for n in self.schedule(boxes)]
-
     def update(self, boxes: list[Box], probs: np.ndarray | list[np.ndarray | None],
                window: int = 1) -> list[TrackedFace]:
         """This frame's faces (boxes and raw (N, K) probabilities), in the same order, with ids.
 
-        A row may be None for a known face left unclassified this frame (see `due`): its
+        A row may be None for a known face left unclassified this frame (see `schedule`): its
         track keeps its probabilities. A track's new probabilities are the mean of its last
         `window` rows (1: this row alone), then smoothed."""
         if window < 1:

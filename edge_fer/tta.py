@@ -44,12 +44,6 @@ def parse_tta(value: object) -> str:
     return str(value)
 
 
-def images_per_face(tta: str) -> int:
-    """How many images one face becomes when all its views go at once (`evaluate`)."""
-    mode = parse_tta(tta)
-    return 1 if mode == "none" else 2 * (1 + len(_REFRAMINGS[mode]))
-
-
 def framings(tta: str) -> int:
     """How many framings (the face and its re-framings) a mode averages; 1 for none and flip."""
     mode = parse_tta(tta)

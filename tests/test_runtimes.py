@@ -17,7 +17,7 @@ from edge_fer.preprocess import prepare_batch
 from edge_fer.runtimes import load_classifier
 from edge_fer.runtimes.base import ModelInfo
 from edge_fer.runtimes.tflite_runtime import dequantize, quantize
-from edge_fer.tta import framing_views, framings, images_per_face, tta_views
+from edge_fer.tta import framing_views, framings, tta_views
 
 pytestmark = pytest.mark.slow
 
@@ -244,7 +244,7 @@ def test_crops_tta_reframes_zoom_about_the_centre_and_shift_by_a_sixteenth() -> 
     assert rows == [26, 27, 25, 26, 26, 28, 24]
     np.testing.assert_array_equal(views[7:], views[:7, :, ::-1])  # then every view mirrored
     zooms = tta_views("zooms", face)  # the face and its two zooms, then their mirrors
-    assert zooms.shape == (6, 32, 32) and images_per_face("zooms") == 6
+    assert zooms.shape == (6, 32, 32)
     np.testing.assert_array_equal(zooms[:3], views[:3])
     np.testing.assert_array_equal(zooms[3:], views[:3, :, ::-1])
 
@@ -255,8 +255,8 @@ def test_reframing_tta_averages_the_face_its_reframings_and_their_mirrors(
         converted: Path, faces48: np.ndarray, name: str, tta: str) -> None:
     faces = prepare_batch(faces48[:3], 32)
     views = tta_views(tta, faces)
-    v = images_per_face(tta)
-    assert views.shape == (v * 3, 32, 32) and v == {"zooms": 6, "crops": 14}[tta]
+    v = {"zooms": 6, "crops": 14}[tta]
+    assert views.shape == (v * 3, 32, 32) and v == 2 * framings(tta)
     np.testing.assert_array_equal(views[:3], faces)  # view 0 is the face itself
     mirror = v // 2 * 3
     np.testing.assert_array_equal(views[mirror:mirror + 3], faces[:, :, ::-1])  # then its mirror

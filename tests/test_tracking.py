@@ -91,15 +91,15 @@ def test_bad_settings_and_mismatched_inputs_are_refused() -> None:
 def test_classify_every_n_frames_keeps_a_known_faces_probabilities_in_between() -> None:
     t = Tracker(TrackingConfig(alpha=0.5, classify_every=3))
     a, b = (50, 50, 100, 100), (300, 50, 100, 100)
-    assert t.due([a]) == [True]  # a new face is classified at once
+    assert t.schedule([a]) == [0]  # a new face is classified at once
     t.update([a], _p(1, 0))
-    assert t.due([(54, 52, 100, 100), b]) == [False, True]
+    assert t.schedule([(54, 52, 100, 100), b]) == [None, 0]
     out = t.update([(54, 52, 100, 100), b], [None, np.array([0, 1], np.float32)])
     np.testing.assert_allclose(out[0].probs, [1, 0])  # kept, not averaged with anything
     assert [f.track_id for f in out] == [1, 2]
-    assert t.due([(56, 53, 100, 100), b]) == [False, False]
+    assert t.schedule([(56, 53, 100, 100), b]) == [None, None]
     t.update([(56, 53, 100, 100), b], [None, None])
-    assert t.due([(58, 54, 100, 100), b]) == [True, False]  # a: 3 frames on, due again
+    assert t.schedule([(58, 54, 100, 100), b]) == [1, None]  # a: 3 frames on, due again
     out = t.update([(58, 54, 100, 100), b], [np.array([0, 1], np.float32), None])
     np.testing.assert_allclose(out[0].probs, [0.5, 0.5])
     np.testing.assert_allclose(out[1].probs, [0, 1])
@@ -113,7 +113,7 @@ def test_classify_every_frame_by_default() -> None:
     t = Tracker()
     box = (50, 50, 100, 100)
     t.update([box], _p(1, 0))
-    assert t.due([box]) == [True]
+    assert t.schedule([box]) == [1]
 
 
 def test_a_track_averages_its_last_window_classifications_and_counts_them() -> None:
