@@ -85,11 +85,10 @@ def framing_views(tta: str, faces: np.ndarray, framing: Sequence[int]) -> np.nda
         raise ValueError(f"{len(faces)} faces but {len(framing)} framings")
     if mode == "none":
         return faces
+    ks = np.asarray(framing, dtype=np.int64) % framings(mode)
     views = faces.copy()
-    table = ((1.0, 0.0, 0.0),) + _REFRAMINGS[mode]
-    for k in sorted({int(f) % len(table) for f in framing} - {0}):
-        rows = [i for i, f in enumerate(framing) if int(f) % len(table) == k]
-        views[rows] = _reframe(faces[rows], *table[k])
+    for k in set(ks.tolist()) - {0}:  # framing k >= 1 is re-framing k - 1
+        views[ks == k] = _reframe(faces[ks == k], *_REFRAMINGS[mode][k - 1])
     return np.concatenate([views, views[:, :, ::-1]])
 
 
