@@ -48,6 +48,9 @@ class TrainConfig:
     out: str
     arch: str = "efficientnetv2-b0"
     resolution: int = 64
+    # Multi-resolution training: each batch at one of these sizes, drawn at random, so one
+    # network serves every size a profile may pick; validation then scores each of them.
+    resolutions: tuple[int, ...] = ()
     output_stride: int = 32
     weights: str = "none"
     epochs: int = 100
@@ -86,7 +89,8 @@ def train_command(cfg: TrainConfig) -> str:
     for key, value in asdict(cfg).items():
         if key in _NOT_OPTIONS or (value == getattr(defaults, key) and key != "resolution"):
             continue
-        words += [f"--{_OPTION_NAMES.get(key, key).replace('_', '-')}", str(value)]
+        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        words += [f"--{_OPTION_NAMES.get(key, key).replace('_', '-')}", text]
     return shlex.join(words)
 
 
@@ -108,8 +112,9 @@ def _validate(cfg: TrainConfig) -> None:
         raise UserInputError(f"unknown class weighting '{cfg.class_weights}'")
     if cfg.schedule not in ("cosine", "plateau"):
         raise UserInputError(f"unknown schedule '{cfg.schedule}' (cosine or plateau)")
-    if cfg.resolution < 32:
-        raise UserInputError(f"resolution {cfg.resolution} is too small (EfficientNetV2 needs >= 32)")
+    for r in (cfg.resolution, *cfg.resolutions):
+        if r < 32:
+            raise UserInputError(f"resolution {r} is too small (EfficientNetV2 needs >= 32)")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise UserInputError("epochs and batch size must be at least 1")
     if not 0.0 <= cfg.erase <= 1.0:
@@ -191,7 +196,7 @@ def _train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.nda
     ds = tf.data.Dataset.from_tensor_slices((x, targets, w))
     ds = ds.shuffle(len(data), seed=cfg.seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=False)
-    r = cfg.resolution
+    sizes = tf.constant(cfg.resolutions or (cfg.resolution,), dtype=tf.int32)
 
     def prepare(images: Any, target: Any, sw: Any) -> Any:
         images = tf.cast(images, tf.float32)
@@ -199,7 +204,8 @@ def _train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.nda
             images = augment_batch(images, aug)
         if cfg.erase > 0:
             images = erase_batch(images, cfg.erase)
-        images = tf.image.resize(images, (r, r), method="bilinear")
+        r = sizes[tf.random.uniform([], 0, len(sizes), dtype=tf.int32)]
+        images = tf.image.resize(images, tf.stack([r, r]), method="bilinear")
         images = tf.clip_by_value(images, 0.0, 255.0)
         if cfg.mixup > 0:
             images, target, sw = mixup_batch(images, target, sw, cfg.mixup)
@@ -207,6 +213,29 @@ def _train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.nda
         return images, target, sw
 
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _trained_sizes(cfg: TrainConfig) -> tuple[int, ...]:
+    return cfg.resolutions or (cfg.resolution,)
+
+
+def validation_sizes(cfg: TrainConfig) -> tuple[int, ...]:
+    """The sizes each epoch is scored at: the trained ones and the card's own resolution."""
+    return tuple(sorted({cfg.resolution, *_trained_sizes(cfg)}))
+
+
+def score_sizes(model: Any, faces: FaceDataset, sizes: tuple[int, ...]) -> dict[int, Metrics]:
+    """The model's metrics on `faces` at each input size (no test-time augmentation)."""
+    return {r: compute_metrics(faces.labels, _predict(model, faces.images, r).argmax(1), CLASS_NAMES)
+            for r in sizes}
+
+
+def accuracy_record(by_size: dict[int, Metrics], split: str, faces: int) -> dict[str, Any]:
+    """The card's accuracy-against-resolution table (edge_fer.accuracy reads it back)."""
+    return {"split": split, "faces": faces,
+            "rows": [{"resolution": r, "tta": "none", "accuracy": round(m.accuracy, 5),
+                      "macro_f1": round(m.averages()["macro"]["f1"], 5)}
+                     for r, m in sorted(by_size.items())]}
 
 
 def _predict(model: Any, faces: np.ndarray, resolution: int, batch: int = 256) -> np.ndarray:
@@ -317,18 +346,21 @@ def train(cfg: TrainConfig, resume: bool = False,
         hist = model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
                          verbose=1 if interactive else 0, callbacks=callbacks,
                          shuffle=False)  # the dataset shuffles itself; Keras warns otherwise
-        metrics: Metrics | None = None
-        if len(val_set):
-            probs = _predict(model, val_set.images, cfg.resolution)
-            metrics = compute_metrics(val_set.labels, probs.argmax(1), CLASS_NAMES)
+        by_size = score_sizes(model, val_set, validation_sizes(cfg)) if len(val_set) else {}
+        metrics = by_size.get(cfg.resolution)
         # Nothing held out (--val-fraction 0): each epoch counts as the best, so the last is kept.
-        f1 = metrics.averages()["macro"]["f1"] if metrics else float("nan")
+        # Several sizes: the mean of their macro-F1 picks the epoch that serves all of them.
+        f1 = (float(np.mean([by_size[r].averages()["macro"]["f1"] for r in _trained_sizes(cfg)]))
+              if by_size else float("nan"))
         elapsed = time.perf_counter() - t0
         state["wall_s"] += elapsed
         row = {"epoch": epoch + 1, "lr": lr, "loss": float(hist.history["loss"][-1]),
                "train_acc": float(hist.history["accuracy"][-1]),
                "val_acc": metrics.accuracy if metrics else "", "val_macro_f1": f1 if metrics else "",
                "seconds": round(elapsed, 1)}
+        if cfg.resolutions:
+            row.update({f"val_acc_{r}": by_size[r].accuracy if by_size else ""
+                        for r in validation_sizes(cfg)})
         state["history"].append(row)
         improved = metrics is None or f1 > state["best_f1"]
         if improved:
@@ -336,7 +368,8 @@ def train(cfg: TrainConfig, resume: bool = False,
                          best_plateau_scale=state["plateau_scale"])
             best_metrics = metrics
             save_for_inference(model, out / "model.keras")
-            _card(cfg, full, train_set, val_set, metrics, state).save(card_path_for(out / "model.keras"))
+            _card(cfg, full, train_set, val_set, metrics, state,
+                  by_size).save(card_path_for(out / "model.keras"))
         else:
             state["since_best"] += 1
             if cfg.schedule == "plateau" and state["since_best"] % 5 == 0:
@@ -416,7 +449,8 @@ def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: FaceDataset,
-          metrics: Metrics | None, state: dict[str, Any]) -> ModelCard:
+          metrics: Metrics | None, state: dict[str, Any],
+          by_size: dict[int, Metrics] | None = None) -> ModelCard:
     import tensorflow as tf
 
     aug = PRESETS[cfg.augment]
@@ -435,6 +469,7 @@ def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: 
         "training": {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1,
                      "epochs_planned": cfg.epochs, "wall_time_s": round(state["wall_s"], 1)},
         "validation": metrics.to_dict() if metrics else None,  # None: --val-fraction 0
+        "accuracy": accuracy_record(by_size, "validation", len(val_set)) if by_size else None,
         "hardware": machine_summary(),
     }
     return ModelCard(cfg.arch, cfg.resolution, CLASS_NAMES, Preprocessing(), details)

@@ -308,7 +308,7 @@ def test_the_card_command_reproduces_the_configuration() -> None:
 
     cfg = TrainConfig(data="../shared/data/fer2013/train", out="runs/a b", resolution=96,
                       epochs=60, augment="medium", learning_rate=5e-4, limit=500,
-                      output_stride=16, erase=0.5, mixup=0.2)
+                      output_stride=16, erase=0.5, mixup=0.2, resolutions=(48, 96, 128))
     words = shlex.split(train_command(cfg))
     assert words[:2] == ["edge-fer", "train"]
     params = command.make_context("train", words[2:]).params
@@ -376,6 +376,37 @@ def test_the_training_pipeline_applies_erasing_and_mixup(fer_root: Path) -> None
     # No batch image is any face as it came (erased and blended).
     distance = np.abs(images.numpy()[:, None, ..., 0] - faces.images[None].astype(np.float32))
     assert distance.reshape(40, 40, -1).max(axis=2).min() > 0
+
+def test_multi_resolution_batches_each_take_one_of_the_sizes(fer_root: Path) -> None:
+    import tensorflow as tf
+
+    from edge_fer.data import load_dataset
+    from edge_fer.training import _train_dataset
+
+    faces = load_dataset(str(fer_root / "train"), limit=200, seed=0)
+    cfg = TrainConfig(data="x", out="y", resolution=48, resolutions=(40, 56, 72),
+                      augment="light", batch_size=8)
+    one_hot = np.eye(len(CLASS_NAMES), dtype=np.float32)[faces.labels]
+    shapes = {tuple(images.shape[1:]) for images, _, _ in
+              _train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)), one_hot)}
+    assert shapes == {(40, 40, 3), (56, 56, 3), (72, 72, 3)}  # 25 batches: every size drawn
+
+
+@pytest.mark.slow
+def test_a_multi_resolution_run_records_accuracy_at_each_size(tmp_path: Path,
+                                                              fer_root: Path) -> None:
+    cfg = TrainConfig(data=str(fer_root / "train"), out=str(tmp_path / "run"), resolution=48,
+                      resolutions=(32, 64), epochs=1, batch_size=32, limit=200, augment="light",
+                      warmup_epochs=0)
+    card = ModelCard.load(card_path_for(train(cfg, echo=lambda s: None)))
+    table = card.details["accuracy"]
+    held_out = sum(card.details["data"]["val_counts"].values())
+    assert table["split"] == "validation" and table["faces"] == held_out > 0
+    assert [row["resolution"] for row in table["rows"]] == [32, 48, 64]
+    assert all(0.0 <= row["accuracy"] <= 1.0 and row["tta"] == "none" for row in table["rows"])
+    header = (tmp_path / "run" / "history.csv").read_text().splitlines()[0].split(",")
+    assert {"val_acc_32", "val_acc_48", "val_acc_64"} <= set(header)
+
 
 def test_a_bad_teacher_is_refused_before_training(tmp_path: Path) -> None:
     base = {"data": "x", "out": str(tmp_path / "run")}

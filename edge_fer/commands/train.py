@@ -16,6 +16,14 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
     return value
 
 
+def _sizes(value: str | None, param: click.Parameter) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip()) if value else ()
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated whole numbers, got '{value}'",
+                                 param=param) from None
+
+
 @click.command("train")
 @click.option("--data", required=True, type=click.Path(exists=True),
               help="Training data: an image-folder tree (<root>/<class>/*.png) or a FER2013 CSV.")
@@ -26,6 +34,10 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
                                  "efficientnetv2-b3", "efficientnetv2-s"]))
 @click.option("--resolution", type=int, default=None,
               help="Input side in px [default: 64, or the profile's pick with --profile].")
+@click.option("--resolutions", callback=lambda ctx, param, value: _sizes(value, param),
+              help="Multi-resolution training: comma-separated sizes, each batch at one of them "
+                   "(e.g. 48,64,96,128,160), so one network serves every size a profile may pick; "
+                   "each epoch is scored at each size and kept by their mean macro-F1.")
 @click.option("--output-stride", default=32, show_default=True, type=int,
               callback=lambda ctx, param, value: _one_of(value, OUTPUT_STRIDES, param),
               help="16 keeps the last stage at twice the spatial size (dilated; the classifier "
@@ -68,7 +80,9 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
 @click.option("--distill", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="The teacher's share of each face's target (the label's: the rest).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.")
-def command(data: str, out: str, arch: str, resolution: int | None, output_stride: int,
+def command(data: str, out: str, arch: str, resolution: int | None,
+            resolutions: tuple[int, ...],
+            output_stride: int,
             profile_file: str | None,
             weights: str, epochs: int, batch_size: int, learning_rate: float, schedule: str,
             warmup_epochs: int, augment: str, erase: float, mixup: float, class_weights: str,
@@ -88,6 +102,7 @@ def command(data: str, out: str, arch: str, resolution: int | None, output_strid
                                      f"{picked}; give one or the other", param_hint="--resolution")
         resolution = picked
     cfg = TrainConfig(data=data, out=out, arch=arch, resolution=resolution or 64,
+                      resolutions=resolutions,
                       output_stride=output_stride, weights=weights,
                       epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       schedule=schedule, warmup_epochs=warmup_epochs, augment=augment,
