@@ -200,4 +200,5 @@ def _artifact(fmt: ExportFormat, path: Path, info: ModelInfo, source_sha: str,
         output=out, class_names=info.class_names, preprocessing=info.preprocessing,
         arch=info.arch, source_sha256=source_sha,
         versions={"edge-fer": edge_fer.__version__, **fmt.versions()}, verification=check,
-        extra_files={p.name: sha256_file(p) for p in extra}, options=options, tta=info.tta)
+        extra_files={p.name: sha256_file(p) for p in extra}, options=options, tta=info.tta,
+        accuracy=info.accuracy)  # the source's table until measured on the export itself

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_fer.accuracy import AccuracyTable, read_optional
 from edge_fer.classes import CLASS_NAMES
 from edge_fer.errors import ModelError
 from edge_fer.jsonfile import load_json, save_json
@@ -35,6 +36,7 @@ class ModelCard:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     details: dict[str, Any] = field(default_factory=dict)  # training record: free-form, shown as is
     tta: str = "none"  # test-time augmentation every runtime applies (edge_fer.tta)
+    accuracy: AccuracyTable | None = None  # accuracy against resolution; None: not measured
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +47,7 @@ class ModelCard:
             "class_names": list(self.class_names),
             "preprocessing": self.preprocessing.to_dict(),
             "tta": self.tta,
+            **({"accuracy": self.accuracy.to_dict()} if self.accuracy else {}),
             **self.details,
         }
 
@@ -72,9 +75,11 @@ class ModelCard:
             tta = parse_tta(data.get("tta", "none"))  # absent: a card from before TTA
         except ValueError as e:
             raise ModelError(f"{origin}: {e}") from None
-        known = {"kind", "schema", "arch", "resolution", "class_names", "preprocessing", "tta"}
+        accuracy = read_optional(data, origin)
+        known = {"kind", "schema", "arch", "resolution", "class_names", "preprocessing", "tta",
+                 "accuracy"}
         details = {k: v for k, v in data.items() if k not in known}
-        return cls(arch, resolution, names, prep, details, tta)
+        return cls(arch, resolution, names, prep, details, tta, accuracy)
 
     @classmethod
     def load(cls, path: str | Path) -> ModelCard:

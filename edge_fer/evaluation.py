@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from edge_fer.accuracy import AccuracyPoint, AccuracyTable
 from edge_fer.classes import CLASS_NAMES
 from edge_fer.data import FaceDataset
 from edge_fer.errors import ModelError
@@ -42,3 +44,23 @@ def evaluate(classifier: Classifier, data: FaceDataset, batch_size: int = 64,
     require_canonical_classes(classifier)
     probs = predict_dataset(classifier, data, batch_size, progress)
     return compute_metrics(data.labels, probs.argmax(axis=1), CLASS_NAMES)
+
+
+def accuracy_table(model: str | Path, data: FaceDataset, sizes: Sequence[int],
+                   ttas: Sequence[str], split: str, runtime: str | None = None,
+                   threads: int | None = None,
+                   progress: Callable[[str], None] | None = None) -> AccuracyTable:
+    """Score `model` at each size under each TTA: the table a card or manifest carries."""
+    from edge_fer.runtimes.base import load_classifier
+
+    rows = []
+    for tta in ttas:
+        with load_classifier(model, runtime, threads, tta=tta) as classifier:
+            for r in sizes:
+                classifier.set_resolution(r)
+                m = evaluate(classifier, data)
+                f1 = m.averages()["macro"]["f1"]
+                rows.append(AccuracyPoint(r, tta, m.accuracy, f1))
+                if progress:
+                    progress(f"{r:>4} px, tta {tta:<5}: accuracy {m.accuracy:.4f}, macro-F1 {f1:.4f}")
+    return AccuracyTable(split, len(data), tuple(rows), data.source)

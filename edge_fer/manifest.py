@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_fer.accuracy import AccuracyTable, read_optional
 from edge_fer.errors import ModelError
 from edge_fer.jsonfile import load_json, save_json
 from edge_fer.preprocess import Preprocessing
@@ -106,10 +107,11 @@ class Artifact:
     extra_files: dict[str, str] = field(default_factory=dict)  # name -> sha256 (OpenVINO .bin)
     options: dict[str, Any] = field(default_factory=dict)  # format options used (calibration, ...)
     tta: str = "none"  # test-time augmentation its runtime applies (and verification used)
+    accuracy: AccuracyTable | None = None  # this file's accuracy against resolution, if measured
 
     def info(self) -> ModelInfo:
         return ModelInfo(self.class_names, self.resolution, self.preprocessing, self.arch,
-                         self.tta)
+                         self.tta, self.accuracy)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -117,10 +119,11 @@ class Artifact:
         data["output"] = self.output.to_dict()
         data["class_names"] = list(self.class_names)
         data["preprocessing"] = self.preprocessing.to_dict()
+        data["accuracy"] = self.accuracy.to_dict() if self.accuracy else None
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Artifact:
+    def from_dict(cls, data: dict[str, Any], origin: str = "artifact") -> Artifact:
         ver = data.get("verification")
         if int(data["resolution"]) < 8 or not data["class_names"]:
             raise ValueError("resolution below 8 px or no class names")
@@ -137,6 +140,7 @@ class Artifact:
             extra_files={str(k): str(v) for k, v in dict(data.get("extra_files", {})).items()},
             options=dict(data.get("options", {})),
             tta=parse_tta(data.get("tta", "none")),  # absent: written before TTA existed
+            accuracy=read_optional(data, origin),
         )
 
 
@@ -188,7 +192,7 @@ class Manifest:
         artifacts = []
         for i, entry in enumerate(entries):
             try:
-                artifacts.append(Artifact.from_dict(entry))
+                artifacts.append(Artifact.from_dict(entry, f"{origin}: artifact {i}"))
             except KeyError as e:
                 raise ModelError(f"{origin}: artifact {i}: missing field {e}") from None
             except (TypeError, ValueError, AttributeError) as e:

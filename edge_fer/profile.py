@@ -21,7 +21,7 @@ from edge_fer.jsonfile import save_json
 from edge_fer.tta import parse_tta
 
 PROFILE_KIND = "edge-fer-hardware-profile"
-PROFILE_SCHEMA = 1
+PROFILE_SCHEMA = 2  # 2: the pick records its expected accuracy and why it won
 STATISTICS = ("median", "p90", "p99")
 # Memory totals move a little between boots and kernels; only a real difference is reported.
 MEMORY_TOLERANCE = 0.10
@@ -363,12 +363,18 @@ class Pick:
     predicted_ms: float
     measured_ms: float  # the budget statistic (p90 by default) measured at `resolution`
     attempts: tuple[Attempt, ...]
+    expected_accuracy: float | None = None  # from the model's accuracy table; None: unknown
+    reason: str = ""  # why this size won (schema 1 profiles: the largest within budget)
 
     @classmethod
     def read(cls, f: _Fields) -> Pick:
+        accuracy = f.number("expected_accuracy", optional=True)
+        if accuracy is not None and not 0.0 <= accuracy <= 1.0:
+            raise f.error("expected_accuracy", f"{accuracy!r} is not a fraction between 0 and 1")
         return cls(resolution=f.whole("resolution", minimum=1),
                    predicted_ms=f.number("predicted_ms"), measured_ms=f.number("measured_ms"),
-                   attempts=tuple(_read_done(Attempt.read, a) for a in f.objects("attempts")))
+                   attempts=tuple(_read_done(Attempt.read, a) for a in f.objects("attempts")),
+                   expected_accuracy=accuracy, reason=f.text("reason", optional=True) or "")
 
 
 @dataclass(frozen=True)

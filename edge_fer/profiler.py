@@ -19,13 +19,14 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from edge_fer import __version__
+from edge_fer.accuracy import AccuracyTable
 from edge_fer.errors import CheckFailed, ModelError, UserInputError
 from edge_fer.fits import (
     FIT_KINDS,
@@ -320,19 +321,88 @@ def closed_loop_pick(record: FitRecord, measure: Callable[[int], Measurement],
         r = min(largest_within(fit, scaled, lo, r - step, settings.multiple_of) or r - step,
                 r - step)
     fastest = min((a.measured for a in attempts), key=lambda m: m.stat(stat), default=None)
+    raise _nothing_within(settings, stat, lo, fastest)
+
+
+def _nothing_within(settings: SweepSettings, stat: str, lo: int,
+                    fastest: Measurement | None) -> CheckFailed:
     where = (f"; {fastest.resolution} px measured {fastest.stat(stat):.2f} ms" if fastest
              else f"; the fit predicts more even at {lo} px")
-    raise CheckFailed(f"no resolution meets the {settings.budget_ms:g} ms budget "
-                      f"less {100 * settings.headroom:g}% headroom ({stat}){where}")
+    return CheckFailed(f"no resolution meets the {settings.budget_ms:g} ms budget "
+                       f"less {100 * settings.headroom:g}% headroom ({stat}){where}")
+
+
+def ranking_tta(table: AccuracyTable, tta: str | None) -> str | None:
+    """The TTA whose rows rank sizes: the timed one, else the table's rows without TTA
+    (the shape of accuracy against size is what matters), else None."""
+    for candidate in (tta, "none"):
+        if candidate is not None and table.sizes(candidate):
+            return candidate
+    return None
+
+
+def accuracy_pick(record: FitRecord, measure: Callable[[int], Measurement],
+                  settings: SweepSettings, table: AccuracyTable, lo: int, hi: int,
+                  progress: Progress = _quiet) -> Pick | None:
+    """The size with the highest expected accuracy whose measured latency meets the budget.
+
+    Candidates are the table's measured span on the settings' grid, up to the largest size
+    the fit keeps within the target; they are measured best-first until one holds. Expected
+    accuracies equal to 0.1 point count as a tie, which the smaller (cheaper) size wins.
+    None when the table does not apply or no candidate holds: the caller falls back to the
+    largest size within budget.
+    """
+    tta = ranking_tta(table, settings.tta)
+    if tta is None:
+        return None
+    sizes = table.sizes(tta)
+    fit, target, stat, step = record.fit, settings.target_ms, settings.statistic, settings.multiple_of
+    ceiling = largest_within(fit, target, lo, hi)
+    if ceiling is None:
+        return None
+    grid = {r for r in range(sizes[0], sizes[-1] + 1) if r % max(1, step) == 0} | set(sizes)
+    expected = {r: table.expected(r, tta) for r in grid if lo <= r <= ceiling}
+    ranked = sorted((r for r, a in expected.items() if a is not None),
+                    key=lambda r: (-round(expected[r] or 0.0, 3), r))
+    largest = largest_within(fit, target, lo, hi, step)
+    attempts: list[Attempt] = []
+    for r in ranked[:MAX_ATTEMPTS]:
+        predicted = fit.predict_one(r)
+        m = measure(r)
+        attempts.append(Attempt(r, round(predicted, 4), m))
+        got = m.stat(stat)
+        accuracy = expected[r] or 0.0
+        progress(f"[pick] {r:>4} px: expected accuracy {accuracy:.1%}, measured {stat} "
+                 f"{got:.2f} ms ({'within' if got <= target else 'over'} the {target:.3g} ms target)")
+        if got <= target:
+            source = f"{table.split}, tta {tta}"
+            if largest is None or largest == r:
+                why = f"the best expected accuracy within the budget ({source})"
+            elif table.expected(largest, tta) is None:
+                why = (f"the best expected accuracy within the budget ({source}); the largest "
+                       f"size within it, {largest} px, is beyond the {sizes[-1]} px the model "
+                       "was measured at")
+            else:
+                why = (f"the best expected accuracy within the budget ({source}); the largest "
+                       f"size within it, {largest} px, expects "
+                       f"{table.expected(largest, tta) or 0.0:.1%}")
+            return Pick(r, round(predicted, 4), got, tuple(attempts),
+                        expected_accuracy=round(accuracy, 4), reason=why)
+    return None
 
 
 def profile_workload(workload: Workload, settings: SweepSettings, model: ModelIdentity,
                      resolutions: Sequence[int] = PAPER_RESOLUTIONS,
                      max_resolution: int = MAX_RESOLUTION, fit: str | None = None,
+                     accuracy: AccuracyTable | None = None,
                      clock: Clock = time.perf_counter,
                      thermal: Callable[[], ThermalReading] = thermal_reading,
                      progress: Progress = _quiet) -> Profile:
-    """Sweep, fit, pick and verify: everything `edge-fer profile` measures, as a Profile."""
+    """Sweep, fit, pick and verify: everything `edge-fer profile` measures, as a Profile.
+
+    With the model's `accuracy` table the pick is the most accurate size within budget;
+    without one (an untrained network, an older model) the largest size within budget.
+    """
     timer = Timer(workload, settings, clock, thermal)
     start_reading = thermal()
     result = sweep(timer, resolutions, max_resolution, progress)
@@ -343,8 +413,22 @@ def profile_workload(workload: Workload, settings: SweepSettings, model: ModelId
                else f"{rec.loo_rms_ms:.2f} ms rms, {100 * (rec.loo_rms_rel or 0):.1f}% rel")
         progress(f"[fit] {rec.name:<8} leave-one-out {loo}{'  <- used' if rec is used else ''}")
     measured = [m.resolution for m in result.measurements]
-    pick = closed_loop_pick(used, timer.measure, settings, min(measured), max(measured), progress)
+    lo, hi = min(measured), max(measured)
     notes = list(result.notes)
+    pick = (accuracy_pick(used, timer.measure, settings, accuracy, lo, hi, progress)
+            if accuracy is not None else None)
+    if pick is None:
+        pick = closed_loop_pick(used, timer.measure, settings, lo, hi, progress)
+        if accuracy is None:
+            reason = "the largest size within the budget (no accuracy table for this model)"
+        else:
+            reason = ("the largest size within the budget (none of the sizes the model's "
+                      "accuracy table covers meets it)")
+            notes.append(reason)
+        tta = ranking_tta(accuracy, settings.tta) if accuracy is not None else None
+        expected = accuracy.expected(pick.resolution, tta) if accuracy is not None and tta else None
+        pick = replace(pick, reason=reason,
+                       expected_accuracy=None if expected is None else round(expected, 4))
     throttled = throttled_during([start_reading, *timer.readings])
     if throttled:
         warning = (f"the device reported {', '.join(throttled)} during the sweep: "

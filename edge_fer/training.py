@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 import edge_fer
+from edge_fer.accuracy import AccuracyPoint, AccuracyTable
 from edge_fer.augment import PRESETS, augment_batch, erase_batch, mixup_batch
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.classes import CLASS_NAMES
@@ -230,12 +231,12 @@ def score_sizes(model: Any, faces: FaceDataset, sizes: tuple[int, ...]) -> dict[
             for r in sizes}
 
 
-def accuracy_record(by_size: dict[int, Metrics], split: str, faces: int) -> dict[str, Any]:
-    """The card's accuracy-against-resolution table (edge_fer.accuracy reads it back)."""
-    return {"split": split, "faces": faces,
-            "rows": [{"resolution": r, "tta": "none", "accuracy": round(m.accuracy, 5),
-                      "macro_f1": round(m.averages()["macro"]["f1"], 5)}
-                     for r, m in sorted(by_size.items())]}
+def accuracy_table(by_size: dict[int, Metrics], split: str, faces: int,
+                   data: str = "", tta: str = "none") -> AccuracyTable:
+    """The card's accuracy-against-resolution table from metrics scored at each size."""
+    return AccuracyTable(split, faces, tuple(
+        AccuracyPoint(r, tta, m.accuracy, m.averages()["macro"]["f1"])
+        for r, m in sorted(by_size.items())), data)
 
 
 def _predict(model: Any, faces: np.ndarray, resolution: int, batch: int = 256) -> np.ndarray:
@@ -469,7 +470,9 @@ def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: 
         "training": {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1,
                      "epochs_planned": cfg.epochs, "wall_time_s": round(state["wall_s"], 1)},
         "validation": metrics.to_dict() if metrics else None,  # None: --val-fraction 0
-        "accuracy": accuracy_record(by_size, "validation", len(val_set)) if by_size else None,
         "hardware": machine_summary(),
     }
-    return ModelCard(cfg.arch, cfg.resolution, CLASS_NAMES, Preprocessing(), details)
+    table = (accuracy_table(by_size, "validation", len(val_set), full.source) if by_size
+             else None)
+    return ModelCard(cfg.arch, cfg.resolution, CLASS_NAMES, Preprocessing(), details,
+                     accuracy=table)

@@ -124,6 +124,9 @@ def _ship(args: argparse.Namespace, model: Path, card: Path) -> None:
     subprocess.run([*EDGE_FER, "evaluate", "--data", str(args.test),
                     "--json", str(DEST / "test_metrics.json"),
                     "--png", str(DEST / "test_confusion.png")], check=True)
+    # Accuracy against resolution on test, with and without the TTA: the profile's pick reads it.
+    subprocess.run([sys.executable, str(REPO / "scripts" / "accuracy_table.py"),
+                    str(DEST.relative_to(REPO)), "--data", str(args.test)], check=True, cwd=REPO)
     _write_model_card(card_data, json.loads((DEST / "manifest.json").read_text()),
                       json.loads((DEST / "test_metrics.json").read_text()),
                       json.loads(float_test.read_text()), attempts, args)
@@ -230,6 +233,31 @@ def _how_trained(card: dict) -> list[str]:
                     "(a shared machine: other jobs ran beside them)."]
 
 
+def _resolution_table(manifest: dict, card: dict) -> list[str]:
+    """Accuracy / macro-F1 against input size: the export's (test) and the training's (validation)."""
+    tables = [(f"{a['file']}, {a['accuracy']['split']}", a["accuracy"])
+              for a in manifest["artifacts"] if a.get("accuracy")]
+    if card.get("accuracy"):
+        tables.append(("Keras, validation", card["accuracy"]))
+    if not tables:
+        return []
+    columns = [(name, tta) for name, t in tables for tta in sorted({r["tta"] for r in t["rows"]})]
+    sizes = sorted({r["resolution"] for _, t in tables for r in t["rows"]})
+    lines = ["## Accuracy against input size", "",
+             "Accuracy / macro-F1 at each size `edge-fer profile` may pick (it picks the most "
+             "accurate size within the latency budget from the first table):", "",
+             "| px | " + " | ".join(f"{n}, tta {tta}" for n, tta in columns) + " |",
+             "|---" * (len(columns) + 1) + "|"]
+    for r in sizes:
+        cells = []
+        for name, tta in columns:
+            t = next(t for n, t in tables if n == name)
+            row = next((x for x in t["rows"] if x["resolution"] == r and x["tta"] == tta), None)
+            cells.append(f"{row['accuracy']:.1%} / {row['macro_f1']:.3f}" if row else "")
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
                       attempts: list[str], args: argparse.Namespace) -> None:
     hw, val = card["hardware"], card["validation"]
@@ -284,6 +312,7 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
         "```bash", f"edge-fer evaluate --data {args.test} --json m.json", "```", "",
         *_metrics_table(test), "", *_confusion(test), "",
         "![confusion matrix on test](test_confusion.png)", "",
+        *_resolution_table(manifest, card),
     ]
     (DEST / "MODEL_CARD.md").write_text("\n".join(lines))
 

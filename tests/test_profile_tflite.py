@@ -184,3 +184,55 @@ def test_untrained_arch_is_built_exported_and_checked(tmp_path: Path,
     result = run("profile", "check", str(out))
     assert result.exit_code == 0
     assert "using the untrained efficientnetv2-b0 exported before" in result.stderr
+
+
+def test_a_measured_table_steers_the_real_profile_and_show_prints_why(
+        converted: Path, tmp_path: Path, fer_root: Path) -> None:
+    """scripts/accuracy_table.py scores a real export at each size into its manifest; the
+    profile of that file then picks by expected accuracy, and `profile show` says so."""
+    import shutil
+    import subprocess
+    import sys
+
+    from edge_fer.manifest import Manifest
+
+    folder = tmp_path / "model"
+    shutil.copytree(converted, folder)
+    done = subprocess.run([sys.executable, "scripts/accuracy_table.py", str(folder), "--data",
+                           str(fer_root / "test"), "--limit", "70", "--sizes", "16,24,32",
+                           "--tta", "none", "--threads", "1"],
+                          cwd=Path(__file__).parents[1], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    manifest = Manifest.load(folder / "manifest.json")
+    scored = manifest.preferred()[0]
+    assert scored.accuracy is not None and scored.accuracy.split == "test"
+    assert scored.accuracy.faces == 70 and scored.accuracy.sizes("none") == [16, 24, 32]
+    out = tmp_path / "p.json"
+    result = run("profile", "--model", str(folder / scored.file), "--resolutions", "8,16,24,32,48",
+                 "--budget-ms", "1000", "--tta", "none", *QUICK, "--out", str(out))
+    assert result.exit_code == 0
+    profile = load_profile(out)
+    best = max(scored.accuracy.rows, key=lambda p: (round(p.accuracy, 3), -p.resolution))
+    assert profile.chosen_resolution == best.resolution  # not 48: the largest within budget
+    assert profile.pick.expected_accuracy == pytest.approx(best.accuracy, abs=1e-4)
+    shown = run("profile", "show", str(out))
+    assert f"accuracy    expected {best.accuracy:.1%}; why: the best expected accuracy" in shown.output
+
+
+def test_a_model_without_a_table_profiles_by_size_with_a_notice(converted: Path,
+                                                                tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "old"
+    shutil.copytree(converted, folder)
+    data = json.loads((folder / "manifest.json").read_text())
+    for artifact in data["artifacts"]:
+        artifact.pop("accuracy", None)  # as edge-fer wrote manifests before the table
+    (folder / "manifest.json").write_text(json.dumps(data))
+    out = tmp_path / "p.json"
+    result = run("profile", "--model", str(folder / "model_fp32.tflite"), "--resolutions",
+                 "8,16,24", "--max-resolution", "24", "--budget-ms", "1000", *QUICK,
+                 "--out", str(out))
+    assert result.exit_code == 0
+    assert result.stderr.count("notice: ") == 1 and "no accuracy table" in result.stderr
+    assert load_profile(out).chosen_resolution == 24

@@ -399,11 +399,12 @@ def test_a_multi_resolution_run_records_accuracy_at_each_size(tmp_path: Path,
                       resolutions=(32, 64), epochs=1, batch_size=32, limit=200, augment="light",
                       warmup_epochs=0)
     card = ModelCard.load(card_path_for(train(cfg, echo=lambda s: None)))
-    table = card.details["accuracy"]
+    table = card.accuracy
+    assert table is not None
     held_out = sum(card.details["data"]["val_counts"].values())
-    assert table["split"] == "validation" and table["faces"] == held_out > 0
-    assert [row["resolution"] for row in table["rows"]] == [32, 48, 64]
-    assert all(0.0 <= row["accuracy"] <= 1.0 and row["tta"] == "none" for row in table["rows"])
+    assert table.split == "validation" and table.faces == held_out > 0
+    assert table.sizes("none") == [32, 48, 64]
+    assert all(0.0 <= p.accuracy <= 1.0 for p in table.rows)
     header = (tmp_path / "run" / "history.csv").read_text().splitlines()[0].split(",")
     assert {"val_acc_32", "val_acc_48", "val_acc_64"} <= set(header)
 

@@ -150,10 +150,15 @@ def command(ctx: click.Context, model_file: str | None, arch: str | None, runtim
         what = "whole pipeline" if pipeline else "classifier"
         _echo_err(f"profiling {model.arch} ({what}) with {settings.runtime}, "
                   f"{settings.threads} thread(s), budget {budget_ms:g} ms on p90")
+        accuracy = classifier.info.accuracy
+        if accuracy is None and arch is None:
+            _echo_err(f"notice: {classifier.path}: no accuracy table in its card or manifest "
+                      "(an older model); the pick is the largest resolution within the budget")
         profile = profile_workload(workload, settings, model,
                                    resolutions=resolutions or PAPER_RESOLUTIONS,
                                    max_resolution=max_resolution,
-                                   fit=None if fit == "auto" else fit, progress=_echo_err)
+                                   fit=None if fit == "auto" else fit, accuracy=accuracy,
+                                   progress=_echo_err)
     profile.save(out)
     for line in describe(profile):
         click.echo(line)
@@ -165,6 +170,10 @@ def command(ctx: click.Context, model_file: str | None, arch: str | None, runtim
         from edge_fer.profile_plot import draw_profile
 
         click.echo(f"wrote {draw_profile(profile, plot)}")
+
+
+def _expected(accuracy: float | None) -> str:
+    return "expected unknown" if accuracy is None else f"expected {accuracy:.1%}"
 
 
 def lighter_tta_hint(chosen: int, info: ModelInfo) -> str | None:
@@ -241,6 +250,8 @@ def describe(profile: Profile) -> list[str]:
         f"{100 * s.headroom:g}% under it ({s.target_ms:.3g} ms)",
         f"chosen      {pick.resolution} px: predicted {pick.predicted_ms:.2f} ms, measured "
         f"{pick.measured_ms:.2f} ms ({profile.fit_used} fit, {len(pick.attempts)} measurement(s))",
+        f"accuracy    {_expected(pick.expected_accuracy)}; why: "
+        f"{pick.reason or 'the largest size within the budget (an older profile)'}",
         f"created     {profile.created} by edge-fer {profile.edge_fer_version}",
         "",
         "  resolution   median ms    p90 ms    p99 ms       n",

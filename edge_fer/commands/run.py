@@ -246,9 +246,16 @@ def _check_profile(path: str, profile: Profile, classifier: Classifier,
     if profile.model.arch not in (classifier.info.arch, "unknown"):
         log.warning("%s was measured for %s, this model is %s", path, profile.model.arch,
                     classifier.info.arch)
-    if classifier.resolution != classifier.info.resolution:
-        # A network works at the size it was trained at (the README gives the default's
-        # validation accuracy at other sizes: 10-14 points lower at 48, 72 and 96 px).
+    table = classifier.info.accuracy
+    covered = table is not None and any(
+        table.expected(classifier.resolution, t) is not None for t in (classifier.info.tta, "none"))
+    if covered:
+        log.info("%s chose %d px: %s", path, classifier.resolution,
+                 f"expected accuracy {profile.pick.expected_accuracy:.1%}"
+                 if profile.pick.expected_accuracy is not None else "within the model's table")
+    elif classifier.resolution != classifier.info.resolution:
+        # A network works at the size it was trained at (its accuracy table, when it has one,
+        # says how much it keeps elsewhere; this one has none covering the pick).
         log.warning("%s chose %d px, but %s was trained at %d px: its accuracy falls away from "
                     "that size; fine-tune it at %d px for this device (edge-fer train --profile "
                     "%s --weights MODEL.keras, README: Train)",

@@ -17,6 +17,7 @@ from types import TracebackType
 
 import numpy as np
 
+from edge_fer.accuracy import AccuracyTable
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.preprocess import Preprocessing
@@ -32,6 +33,7 @@ class ModelInfo:
     preprocessing: Preprocessing
     arch: str = "unknown"
     tta: str = "none"  # test-time augmentation, one of TTA_MODES
+    accuracy: AccuracyTable | None = None  # measured accuracy against resolution, if known
 
     def __post_init__(self) -> None:
         parse_tta(self.tta)  # ValueError: files and options are checked before this, with context
@@ -129,7 +131,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
     if card_file.exists():
         card = ModelCard.load(card_file)
         return ModelInfo(card.class_names, card.resolution, card.preprocessing, card.arch,
-                         card.tta)
+                         card.tta, card.accuracy)
     manifest_file = p.parent / "manifest.json"
     if manifest_file.exists():
         # The converter issue owns the manifest; import lazily so the base never depends on it.
