@@ -196,6 +196,35 @@ def test_a_run_with_more_tta_than_its_profile_timed_is_warned(
                for r in caplog.records), caplog.text
 
 
+def test_a_pick_the_models_accuracy_table_covers_is_not_warned_about(
+        short_clip: Path, tiny_model: Path, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A model measured at the profile's pick (its card's table spans it) runs there as a
+    choice, not a mistake: no 'trained at' warning, the expected accuracy logged instead."""
+    import shutil
+
+    model = tmp_path / "model.keras"
+    shutil.copy(tiny_model, model)
+    card = json.loads(tiny_model.with_name("model.card.json").read_text())
+    card["accuracy"] = {"split": "test", "faces": 50, "rows": [
+        {"resolution": r, "tta": "none", "accuracy": a, "macro_f1": a}
+        for r, a in ((32, 0.3), (96, 0.35), (160, 0.32))]}
+    (tmp_path / "model.card.json").write_text(json.dumps(card))
+    shipped = json.loads((Path(__file__).parents[1] / "profiles"
+                          / "x86-epyc-2c-tflite-1t.json").read_text())
+    shipped["settings"]["tta"] = "none"
+    shipped["schema"] = 2
+    shipped["pick"].update(expected_accuracy=0.3438, reason="the best expected accuracy")
+    profile = tmp_path / "p.json"
+    profile.write_text(json.dumps(shipped))
+    with caplog.at_level("INFO", logger="edge_fer.commands.run"):
+        result = _run("--source", str(short_clip), "--model", str(model), "--profile",
+                      str(profile), "--tta", "none", "--log", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert not any("was trained at" in r.getMessage() for r in caplog.records), caplog.text
+    assert f"{profile} chose 128 px: expected accuracy 34.4%" in caplog.text
+
+
 def test_a_run_takes_the_tta_its_profile_timed_unless_told_otherwise(
         short_clip: Path, tiny_model: Path, tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
