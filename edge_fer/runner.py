@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from edge_fer.errors import RuntimeFailure, UserInputError
 from edge_fer.pipeline import FramePipeline, FrameResult
@@ -51,6 +51,14 @@ class RunConfig:
 def utc_iso(t: float) -> str:
     """A time.time() value as ISO 8601 UTC with milliseconds, e.g. 2026-11-22T04:30:00.123Z."""
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+class FrameObserver(Protocol):
+    """Told of every frame and camera reconnect (the metrics endpoint)."""
+
+    def frame(self, timings_ms: dict[str, float], faces: int) -> None: ...
+
+    def reconnected(self) -> None: ...
 
 
 class _Stats:
@@ -113,7 +121,8 @@ class Runner:
     def __init__(self, make_source: Callable[[], FrameSource], pipeline: FramePipeline,
                  sink: RecordSink, config: RunConfig | None = None, *,
                  stop: threading.Event | None = None, notifier: Notifier | None = None,
-                 snapshots: SnapshotWriter | None = None) -> None:
+                 snapshots: SnapshotWriter | None = None,
+                 observer: FrameObserver | None = None) -> None:
         self.make_source = make_source
         self.pipeline = pipeline
         self.sink = sink
@@ -121,6 +130,7 @@ class Runner:
         self.stop = stop or threading.Event()
         self.notifier = notifier or Notifier({})
         self.snapshots = snapshots
+        self.observer = observer
         self._reader: FrameReader | None = None
         self._counter = itertools.count()
         self._outage_since: float | None = None
@@ -219,9 +229,12 @@ class Runner:
         t0 = time.perf_counter()
         self.sink.write(records)
         log_ms = (time.perf_counter() - t0) * 1000
-        self._stats.add({"decode": frame.decode_ms, "detect": result.detect_ms,
-                         "crop": result.crop_ms, "classify": result.classify_ms,
-                         "log": log_ms, "total": total + log_ms}, len(result.faces))
+        timings = {"decode": frame.decode_ms, "detect": result.detect_ms,
+                   "crop": result.crop_ms, "classify": result.classify_ms,
+                   "log": log_ms, "total": total + log_ms}
+        self._stats.add(timings, len(result.faces))
+        if self.observer is not None:
+            self.observer.frame(timings, len(result.faces))
         if self.snapshots is not None:
             self.snapshots.offer(frame.image, frame.index,
                                  [Annotation(f.box, f.label, f.confidence, f.track_id)
@@ -268,6 +281,8 @@ class Runner:
             gone = time.monotonic() - self._outage_since
             log.warning("%s is back after %.1f s", source.name, gone)
             self._stats.reconnects += 1
+            if self.observer is not None:
+                self.observer.reconnected()
             self.pipeline.tracker.reset()
         self._outage_since = None
         self._backoff = self.config.backoff_initial

@@ -12,10 +12,11 @@ import sys
 import threading
 from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from edge_fer.commands.fleet import FleetOptions, fleet_options, open_outputs
 from edge_fer.tta import TTA_MODES, images_per_frame
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ def _size(text: str | None) -> tuple[int, int] | None:
 @click.option("--snapshot-interval", default=10.0, show_default=True,
               envvar=_env("SNAPSHOT_INTERVAL"), show_envvar=True,
               type=click.FloatRange(min=0), help="Seconds between snapshots.")
+@fleet_options
 def command(source: str, detector: str, model: str | None, manifest: str | None,
             runtime: str | None, threads: int | None, tta: str, profile_file: str | None,
             log_target: str, log_max_mb: float, log_backups: int, max_fps: float | None,
@@ -143,12 +145,14 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
             camera_size: str, min_face: int, detect_width: int, full_detect_every: int,
             opencv_threads: int, classify_every: int, margin: float, crop_shift: float | None,
             smoothing: bool,
-            smoothing_alpha: float, snapshot_dir: str | None, snapshot_interval: float) -> None:
+            smoothing_alpha: float, snapshot_dir: str | None, snapshot_interval: float,
+            **fleet: Any) -> None:
     """Detect faces in a camera feed or video and log their emotions, until stopped.
 
     Exits 0 when stopped (SIGTERM, SIGINT), when --duration is over or when a video file
     ends; 2 for a bad model, profile or source; 3 when the camera stays away longer than
     --give-up-after or the log cannot be written.
+    With --mqtt, records also go to a broker (docs/fleet.md).
     """
     from edge_fer.crop import CropConfig
     from edge_fer.detectors import DetectorConfig, load_detector
@@ -178,8 +182,10 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
             threads = profile.settings.threads  # the pick holds for the threads it was timed with
         if profile is not None and tta == "model" and profile.settings.tta is not None:
             tta = profile.settings.tta  # ... and for the TTA it was timed with
-        sink = stack.enter_context(open_log(log_target, int(log_max_mb * 1024 * 1024),
-                                            log_backups))
+        log_sink = stack.enter_context(open_log(log_target, int(log_max_mb * 1024 * 1024),
+                                                log_backups))
+        sink, telemetry = open_outputs(stack, FleetOptions(**fleet), log_sink,
+                                       RunConfig.stall_timeout)
         snapshots = (SnapshotWriter(snapshot_dir, snapshot_interval)
                      if snapshot_dir is not None else None)
         classifier = stack.enter_context(_load_model(model, manifest, runtime, threads,
@@ -203,7 +209,11 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
                  classifier.key, classifier.resolution, classifier.info.tta)
         runner = stack.enter_context(Runner(lambda: open_source(source, size), pipeline, sink,
                                             config, stop=stop, notifier=notifier,
-                                            snapshots=snapshots))
+                                            snapshots=snapshots, observer=telemetry))
+        if telemetry is not None:
+            telemetry.read_at_scrape("edge_fer_frames_dropped_total", "counter",
+                                     "Frames the camera delivered that were not analysed.",
+                                     lambda: runner.frames_dropped)
         runner.run()
     _end_process_if_entry_point()
 
