@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -19,6 +19,7 @@ from edge_fer.sinks.events import parse_events
 
 if TYPE_CHECKING:
     from edge_fer.sinks.base import RecordSink
+    from edge_fer.sinks.mqtt import MqttSink
     from edge_fer.telemetry import Telemetry
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -112,7 +113,8 @@ def open_outputs(stack: ExitStack, opts: FleetOptions, log_sink: RecordSink,
     sinks: list[RecordSink] = [log_sink]
     mqtt_sink = None
     if opts.mqtt_url:
-        from edge_fer.sinks.mqtt import MqttSink, parse_mqtt_url
+        from edge_fer.sinks import sink_class
+        from edge_fer.sinks.mqtt import parse_mqtt_url
         from edge_fer.sinks.spool import Spool
 
         settings = parse_mqtt_url(opts.mqtt_url, device, opts.mqtt_username,
@@ -120,7 +122,8 @@ def open_outputs(stack: ExitStack, opts: FleetOptions, log_sink: RecordSink,
         spool = Spool(opts.mqtt_spool or default_spool(device),
                       int(opts.mqtt_spool_mb * 1024 * 1024))
         try:
-            mqtt_sink = MqttSink(settings, spool, parse_events(opts.events))
+            mqtt_class = cast("type[MqttSink]", sink_class("mqtt"))
+            mqtt_sink = mqtt_class(settings, spool, parse_events(opts.events))
         except BaseException:
             spool.close()
             raise
