@@ -22,8 +22,9 @@ class EventPolicy(ABC):
     key = ""
 
     @abstractmethod
-    def select(self, records: list[Record]) -> list[Record]:
-        """The records of one frame to publish, in order."""
+    def select(self, records: list[Record], now: float | None = None) -> list[Record]:
+        """The records of one frame to publish, in order (`now`: a monotonic time, for
+        replays; default the clock)."""
 
 
 class EveryFrame(EventPolicy):
@@ -31,7 +32,7 @@ class EveryFrame(EventPolicy):
 
     key = "every-frame"
 
-    def select(self, records: list[Record]) -> list[Record]:
+    def select(self, records: list[Record], now: float | None = None) -> list[Record]:
         return records
 
 
@@ -63,7 +64,7 @@ class Changes(EventPolicy):
     def __init__(self) -> None:
         self._tracks: dict[int, _Track] = {}
 
-    def select(self, records: list[Record]) -> list[Record]:
+    def select(self, records: list[Record], now: float | None = None) -> list[Record]:
         out: list[Record] = []
         seen: set[int] = set()
         for r in records:
