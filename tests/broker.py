@@ -25,7 +25,8 @@ class Broker:
     """`mosquitto -c` with persistence (a stop and start keeps queued QoS 1 messages for
     persistent subscribers) and, when `users` is given, a password file."""
 
-    def __init__(self, directory: Path, users: dict[str, str] | None = None) -> None:
+    def __init__(self, directory: Path, users: dict[str, str] | None = None,
+                 tls: bool = False) -> None:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).exists():
             pytest.skip("mosquitto is not installed (apt-get install mosquitto; .ci/run does)")
@@ -37,6 +38,11 @@ class Broker:
         # private temporary directory: stay the user running the tests.
         lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "persistence true",
                  f"persistence_location {directory}/", "autosave_interval 1"]
+        self.ca: Path | None = None
+        if tls:
+            self.ca = self._certificates()
+            lines += [f"cafile {self.ca}", f"certfile {directory / 'server.pem'}",
+                      f"keyfile {directory / 'server.key'}"]
         if users:
             self.set_users(users)
             lines += ["allow_anonymous false", f"password_file {directory / 'passwd'}"]
@@ -44,6 +50,21 @@ class Broker:
             lines.append("allow_anonymous true")
         self.config = directory / "mosquitto.conf"
         self.config.write_text("\n".join(lines) + "\n")
+
+    def _certificates(self) -> Path:
+        """A throw-away CA and a server certificate for 127.0.0.1, made with openssl."""
+        d = self.directory
+        (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+        for cmd in (
+            f"req -x509 -newkey rsa:2048 -nodes -keyout {d}/ca.key -out {d}/ca.pem -days 2 "
+            "-subj /CN=edge-fer-test-ca",
+            f"req -newkey rsa:2048 -nodes -keyout {d}/server.key -out {d}/server.csr "
+            "-subj /CN=127.0.0.1",
+            f"x509 -req -in {d}/server.csr -CA {d}/ca.pem -CAkey {d}/ca.key -CAcreateserial "
+            f"-out {d}/server.pem -days 2 -extfile {d}/san.ext",
+        ):
+            subprocess.run(["openssl", *cmd.split()], check=True, capture_output=True)
+        return d / "ca.pem"
 
     def set_users(self, users: dict[str, str]) -> None:
         passwd = self.directory / "passwd"
@@ -76,7 +97,7 @@ class Broker:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.ca else 'mqtt'}://127.0.0.1:{self.port}"
 
 
 class Subscriber:
@@ -93,6 +114,8 @@ class Subscriber:
                                   clean_session=False)
         if auth:
             self.client.username_pw_set(*auth)
+        if broker.ca:
+            self.client.tls_set(ca_certs=str(broker.ca))
         self.client.reconnect_delay_set(0.2, 1)
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()

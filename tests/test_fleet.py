@@ -141,6 +141,13 @@ def test_bad_urls_and_device_ids_name_the_option(url: str, device: str) -> None:
         parse_mqtt_url(url, device)
 
 
+def test_a_ca_file_needs_mqtts_and_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="^--mqtt-ca: only for an mqtts"):
+        parse_mqtt_url("mqtt://b", "d", ca_file=__file__)
+    with pytest.raises(UserInputError, match="^--mqtt-ca .*: no such file"):
+        parse_mqtt_url("mqtts://b", "d", ca_file=str(tmp_path / "none.pem"))
+
+
 def test_a_bad_events_option_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["run", "--source", "x.avi", "--events", "often"])
     assert result.exit_code == 2 and "--events" in result.output, result.output

@@ -295,3 +295,20 @@ def test_home_assistant_discovery_is_opt_in_and_retained(broker: Broker, clip: P
     states = [json.loads(p) for p in sub.payloads("edge-fer/cam1/state")]
     assert any(s["faces"] >= 1 and s["emotion"] != "none" for s in states)
     assert states[-1] == {"emotion": "none", "faces": 0}  # the clip ends on empty frames
+
+
+def test_mqtts_with_a_private_ca(clip: Path, tmp_path: Path) -> None:
+    broker = Broker(tmp_path, tls=True)
+    broker.start()
+    try:
+        sub = Subscriber(broker, "edge-fer/#")
+        args = ["--source", str(clip), "--log", str(tmp_path / "out.jsonl"), "--mqtt",
+                broker.url, "--device-id", "cam1", "--mqtt-spool", str(tmp_path / "spool")]
+        result = _run([*args, "--mqtt-ca", str(broker.ca)])
+        assert result.exit_code == 0, result.output
+        assert sub.wait_for(lambda: len(_events(sub, "cam1")) > 0, 30)
+        sub.close()
+        bad = _run([*args, "--mqtt-ca", str(tmp_path / "server.csr")])
+        assert bad.exit_code == 2 and "--mqtt-ca" in bad.output, bad.output
+    finally:
+        broker.stop()

@@ -51,6 +51,9 @@ def fleet_options(f: F) -> F:
                      f"from {PASSWORD_ENV}. Topics: PREFIX/DEVICE/events, .../availability."),
         click.option("--mqtt-username", envvar="EDGE_FER_MQTT_USERNAME", show_envvar=True,
                      metavar="USER", help="Broker user name (if not in the URL)."),
+        click.option("--mqtt-ca", envvar="EDGE_FER_MQTT_CA", show_envvar=True,
+                     metavar="FILE", help="With mqtts://: trust this CA certificate (PEM) "
+                     "instead of the system's."),
         click.option("--events", default=DEFAULT_EVENTS, show_default=True,
                      envvar="EDGE_FER_EVENTS", show_envvar=True, callback=_events,
                      metavar="every-frame|changes|interval:SECONDS",
@@ -85,6 +88,7 @@ class FleetOptions:
     device_id: str | None
     mqtt_url: str | None
     mqtt_username: str | None
+    mqtt_ca: str | None
     events: str
     mqtt_spool: str | None
     mqtt_spool_mb: float
@@ -119,7 +123,8 @@ def open_outputs(stack: ExitStack, opts: FleetOptions, log_sink: RecordSink,
         from edge_fer.sinks.spool import Spool
 
         settings = parse_mqtt_url(opts.mqtt_url, device, opts.mqtt_username,
-                                  os.environ.get(PASSWORD_ENV) or None, opts.ha_discovery)
+                                  os.environ.get(PASSWORD_ENV) or None, opts.ha_discovery,
+                                  opts.mqtt_ca)
         spool = Spool(opts.mqtt_spool or default_spool(device),
                       int(opts.mqtt_spool_mb * 1024 * 1024))
         try:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -45,6 +46,7 @@ class MqttSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ha_discovery: bool = False
+    ca_file: str | None = None  # TLS: trust this CA instead of the system's
 
     @property
     def url(self) -> str:
@@ -57,7 +59,8 @@ class MqttSettings:
 
 
 def parse_mqtt_url(url: str, device: str, username: str | None = None,
-                   password: str | None = None, ha_discovery: bool = False) -> MqttSettings:
+                   password: str | None = None, ha_discovery: bool = False,
+                   ca_file: str | None = None) -> MqttSettings:
     """mqtt://[USER[:PASSWORD]@]HOST[:PORT][/PREFIX] (mqtts:// for TLS); `username` and
     `password` fill in what the URL leaves out. UserInputError names --mqtt, never the
     password."""
@@ -78,11 +81,15 @@ def parse_mqtt_url(url: str, device: str, username: str | None = None,
             raise UserInputError(f"--mqtt: the {name} '{value}' may not hold '#', '+' or "
                                  f"{'/' if name == 'device id' else 'NUL'}")
     tls = parts.scheme == "mqtts"
+    if ca_file is not None and not tls:
+        raise UserInputError("--mqtt-ca: only for an mqtts:// broker")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise UserInputError(f"--mqtt-ca {ca_file}: no such file")
     return MqttSettings(host=parts.hostname, port=port or (8883 if tls else 1883), prefix=prefix,
                         device=device, tls=tls,
                         username=unquote(parts.username) if parts.username else username,
                         password=unquote(parts.password) if parts.password else password,
-                        ha_discovery=ha_discovery)
+                        ha_discovery=ha_discovery, ca_file=ca_file)
 
 
 def _encode(record: Record) -> bytes:
@@ -123,7 +130,11 @@ class MqttSink(RecordSink):
         if settings.username:
             client.username_pw_set(settings.username, settings.password)
         if settings.tls:
-            client.tls_set()  # the system's CA store
+            try:
+                client.tls_set(ca_certs=settings.ca_file)  # None: the system's CA store
+            except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+                raise UserInputError(f"--mqtt-ca {settings.ca_file}: not a CA certificate "
+                                     f"({e})") from None
         client.will_set(settings.topic("availability"), "offline", qos=1, retain=True)
         client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
