@@ -40,6 +40,7 @@ class EveryFrame(EventPolicy):
 class _Track:
     first: Record
     last: Record
+    since: float = 0.0
     frames: int = 0
     label: str = ""
     probs: dict[str, float] = field(default_factory=dict)
@@ -55,44 +56,12 @@ def _track_record(kind: str, track: _Track, suffix: str) -> Record:
     return record
 
 
-class Changes(EventPolicy):
-    """A track's first face record, then one each time its (smoothed) label changes, then a
-    `track_end` record when it leaves the frame. Summary records pass through."""
-
-    key = "changes"
+class _PerTrack(EventPolicy):
+    """Summary records pass through; each face record updates its track (`_face`), and a
+    track missing from a frame has ended (`_end`)."""
 
     def __init__(self) -> None:
         self._tracks: dict[int, _Track] = {}
-
-    def select(self, records: list[Record], now: float | None = None) -> list[Record]:
-        out: list[Record] = []
-        seen: set[int] = set()
-        for r in records:
-            if r.get("type") != "face":
-                out.append(r)
-                continue
-            tid = r["track_id"]
-            seen.add(tid)
-            track = self._tracks.get(tid)
-            if track is None or track.label != r["label"]:
-                out.append(r)
-            if track is None:
-                track = self._tracks[tid] = _Track(first=r, last=r)
-            track.last, track.label = r, r["label"]
-            track.frames += 1
-        for tid in [t for t in self._tracks if t not in seen]:
-            out.append(_track_record("track_end", self._tracks.pop(tid), "end"))
-        return out
-
-
-class Interval(EventPolicy):
-    """One `track_interval` record per track per `seconds` of its frames (and a last one when
-    it ends): the mean probabilities and their top label over the interval."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.key = f"interval:{seconds:g}"
-        self._tracks: dict[int, tuple[float, _Track]] = {}
 
     def select(self, records: list[Record], now: float | None = None) -> list[Record]:
         now = time.monotonic() if now is None else now
@@ -102,22 +71,60 @@ class Interval(EventPolicy):
             if r.get("type") != "face":
                 out.append(r)
                 continue
-            tid = r["track_id"]
-            seen.add(tid)
-            since, track = self._tracks.get(tid) or (now, _Track(first=r, last=r))
-            track.last = r
-            track.frames += 1
-            for name, p in r["probs"].items():
-                track.probs[name] = track.probs.get(name, 0.0) + p
-            self._tracks[tid] = (since, track)
-            if now - since >= self.seconds:
-                out.append(self._flush(tid))
+            seen.add(r["track_id"])
+            track = self._tracks.get(r["track_id"])
+            if track is None:
+                track = self._tracks[r["track_id"]] = _Track(first=r, last=r, since=now)
+            out += self._face(track, r, now)
         for tid in [t for t in self._tracks if t not in seen]:
-            out.append(self._flush(tid))
+            out.append(self._end(self._tracks.pop(tid)))
         return out
 
-    def _flush(self, tid: int) -> Record:
-        _, track = self._tracks.pop(tid)
+    @abstractmethod
+    def _face(self, track: _Track, record: Record, now: float) -> list[Record]:
+        """Take one face record of `track`; what to publish now."""
+
+    @abstractmethod
+    def _end(self, track: _Track) -> Record:
+        """The record that closes a track that left the frame."""
+
+
+class Changes(_PerTrack):
+    """A track's first face record, then one each time its (smoothed) label changes, then a
+    `track_end` record when it leaves the frame. Summary records pass through."""
+
+    key = "changes"
+
+    def _face(self, track: _Track, record: Record, now: float) -> list[Record]:
+        changed = track.frames == 0 or track.label != record["label"]
+        track.last, track.label = record, record["label"]
+        track.frames += 1
+        return [record] if changed else []
+
+    def _end(self, track: _Track) -> Record:
+        return _track_record("track_end", track, "end")
+
+
+class Interval(_PerTrack):
+    """One `track_interval` record per track per `seconds` of its frames (and a last one when
+    it ends): the mean probabilities and their top label over the interval."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.key = f"interval:{seconds:g}"
+
+    def _face(self, track: _Track, record: Record, now: float) -> list[Record]:
+        track.last = record
+        track.frames += 1
+        for name, p in record["probs"].items():
+            track.probs[name] = track.probs.get(name, 0.0) + p
+        if now - track.since < self.seconds:
+            return []
+        del self._tracks[record["track_id"]]  # the next frame starts a new interval
+        return [self._end(track)]
+
+    def _end(self, track: _Track) -> Record:
         mean = {k: round(v / track.frames, 4) for k, v in track.probs.items()}
         track.label = max(mean, key=mean.__getitem__)
         record = _track_record("track_interval", track, "interval")
