@@ -89,4 +89,6 @@ def test_the_shipped_manifest_matches_and_a_broken_one_does_not() -> None:
 
 @pytest.mark.slow
 def test_a_freshly_converted_manifest_matches(converted: Path) -> None:
-    assert _errors("manifest", json.loads((converted / "manifest.json").read_text())) == []
+    data = json.loads((converted / "manifest.json").read_text())
+    assert len(data["artifacts"]) > 1  # float and quantised formats alike
+    assert _errors("manifest", data) == []

@@ -62,7 +62,8 @@ def fleet_options(f: F) -> F:
                      "interval. The log keeps every record."),
         click.option("--mqtt-spool", envvar="EDGE_FER_MQTT_SPOOL", show_envvar=True,
                      metavar="DIR", help="Where messages wait for the broker [default: "
-                     "$STATE_DIRECTORY, else ~/.local/state/edge-fer, /mqtt-spool/DEVICE]."),
+                     "STATE/mqtt-spool/DEVICE, STATE being $STATE_DIRECTORY (systemd) or "
+                     "~/.local/state/edge-fer]."),
         click.option("--mqtt-spool-mb", default=64.0, show_default=True,
                      envvar="EDGE_FER_MQTT_SPOOL_MB", show_envvar=True,
                      type=click.FloatRange(min=0.01),
