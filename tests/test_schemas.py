@@ -79,6 +79,19 @@ def test_shipped_profiles_match_the_profile_schema(path: Path) -> None:
     assert _errors("profile", json.loads(path.read_text())) == []
 
 
+def test_a_freshly_written_profile_matches(tmp_path: Path) -> None:
+    out = tmp_path / "profile.json"
+    result = CliRunner().invoke(cli, [
+        "profile", "--model", str(REPO / "edge_fer/models/default/model_int8.tflite"),
+        "--resolutions", "32,48", "--max-resolution", "48", "--budget-ms", "1000",
+        "--min-repeats", "3", "--min-seconds", "0", "--warmup", "1", "--threads", "1",
+        "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert _errors("profile", data) == []
+    assert _errors("profile", {**data, "schema": 3})
+
+
 def test_the_shipped_manifest_matches_and_a_broken_one_does_not() -> None:
     data = json.loads((REPO / "edge_fer/models/default/manifest.json").read_text())
     assert _errors("manifest", data) == []
