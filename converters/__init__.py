@@ -1,1 +1,4 @@
-"""Workstation-side exporters: Keras -> TFLite and OpenVINO IR (need edge-fer[convert])."""
+"""Workstation side: exporters Keras -> TFLite and OpenVINO IR (need edge-fer[convert]).
+
+A device never imports this package: it reads what these write (manifest.json and the exports).
+"""

@@ -6,7 +6,6 @@ given, verification faces are drawn from the calibration folder minus the calibr
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -177,9 +176,7 @@ def _reference(model: Path, info: ModelInfo, faces: np.ndarray) -> np.ndarray:
 
 def _open(runtime: str, path: Path, info: ModelInfo) -> Classifier:
     """A runtime for a file whose manifest does not exist yet: metadata comes from the card."""
-    module_name, class_name = RUNTIMES[runtime]
-    cls = getattr(importlib.import_module(module_name), class_name)
-    classifier: Classifier = cls(path, info)
+    classifier: Classifier = RUNTIMES.load(runtime)(path, info)
     return classifier
 
 

@@ -9,16 +9,18 @@ import difflib
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_fer.errors import UserInputError
-from edge_fer.manifest import TensorSpec
+
+if TYPE_CHECKING:  # the CLI lists the format keys without loading the manifest (numpy, cv2)
+    from edge_fer.manifest import TensorSpec
 
 
 @dataclass(frozen=True)
 class ExportFormat:
     key: str  # the CLI and manifest name, e.g. "tflite-int8"
-    runtime: str  # the runtime key that loads the file (edge_fer.runtimes.base.RUNTIMES)
+    runtime: str  # the runtime key that loads the file (edge_fer.backends.RUNTIMES)
     suffix: str
     variant: str  # passed to the exporter: fp32, fp16, int8
     quantized: bool  # judged by accuracy lost (int8) rather than top-1 agreement (float)

@@ -1,6 +1,7 @@
 """The `edge-fer` command line: a thin click group; each subcommand lives in edge_fer/commands/.
 
-Nothing heavy is imported here: `edge-fer --help` must start fast on a Raspberry Pi.
+Nothing heavy is imported here or by the commands' modules: `edge-fer --help` must start fast
+on a Raspberry Pi (tests/test_cli_imports.py checks that no numpy, cv2, scipy or TensorFlow loads).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import click
 
 from edge_fer import __version__
 from edge_fer.errors import EdgeFerError
+from edge_fer.options import add_verbose_option, verbosity_level
 
 
 class EdgeFerGroup(click.Group):
@@ -33,14 +35,16 @@ class EdgeFerGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def cli(verbose: int) -> None:
     """Facial emotion recognition for small devices: train, evaluate, convert, profile, run."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click.get_current_context().meta["edge_fer.verbose"] = verbose
+    logging.basicConfig(level=verbosity_level(verbose),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _register() -> None:
     from edge_fer.commands import convert, evaluate, profile, run, train
 
     for module in (train, evaluate, convert, profile, run):
+        add_verbose_option(module.command)  # -v after the command name works too
         cli.add_command(module.command)
 
 

@@ -53,14 +53,6 @@ def machine_summary() -> dict[str, object]:
 
 # --- software versions: which runtime build timed a profile matters as much as the CPU ---
 
-# Runtime key -> the distributions that provide it, in the order the runtime prefers them.
-RUNTIME_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "tflite": ("ai-edge-litert", "tflite-runtime", "tensorflow", "tensorflow-cpu"),
-    "openvino": ("openvino",),
-    "keras": ("tensorflow", "tensorflow-cpu"),
-}
-
-
 def package_version(distribution: str) -> str | None:
     """An installed distribution's version, read from its metadata (the package is not imported)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -73,7 +65,9 @@ def package_version(distribution: str) -> str | None:
 
 def runtime_version(runtime: str) -> str:
     """'ai-edge-litert 2.3.0' for the first installed package providing `runtime`."""
-    for dist in RUNTIME_DISTRIBUTIONS.get(runtime, (runtime,)):
+    from edge_fer.backends import RUNTIMES
+
+    for dist in RUNTIMES[runtime].packages if runtime in RUNTIMES else (runtime,):
         v = package_version(dist)
         if v is not None:
             return f"{dist} {v}"

@@ -15,8 +15,8 @@ from typing import Any
 from edge_fer.accuracy import AccuracyTable, read_optional
 from edge_fer.errors import ModelError
 from edge_fer.jsonfile import load_json, save_json
+from edge_fer.model_info import ModelInfo
 from edge_fer.preprocess import Preprocessing
-from edge_fer.runtimes.base import ModelInfo
 from edge_fer.tta import parse_tta
 
 MANIFEST_KIND = "edge-fer-manifest"

@@ -6,19 +6,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from edge_fer.backends import ARCHS, OUTPUT_STRIDES
 from edge_fer.errors import UserInputError
 from edge_fer.runtimes.keras_runtime import import_tensorflow, load_keras_model
-
-# CLI key -> keras.applications constructor. Same key in cards, profiles and the CLI.
-ARCHS: dict[str, str] = {
-    "efficientnetv2-b0": "EfficientNetV2B0",
-    "efficientnetv2-b1": "EfficientNetV2B1",
-    "efficientnetv2-b2": "EfficientNetV2B2",
-    "efficientnetv2-b3": "EfficientNetV2B3",
-    "efficientnetv2-s": "EfficientNetV2S",
-}
-
-OUTPUT_STRIDES = (32, 16)
 
 
 def resolve_weights(weights: str) -> str | None:
@@ -100,13 +90,12 @@ def build_model(arch: str = "efficientnetv2-b0", num_classes: int = 7, weights: 
     """
     if output_stride not in OUTPUT_STRIDES:
         raise UserInputError(f"output stride {output_stride} is not one of {OUTPUT_STRIDES}")
-    if arch not in ARCHS:
-        raise UserInputError(f"unknown architecture '{arch}' (choose from {', '.join(ARCHS)})")
+    backend = ARCHS.get(arch)  # UserInputError naming the choices
+    init = resolve_weights(weights)  # a bad option fails before TensorFlow loads
     tf = import_tensorflow()
     keras = tf.keras
-    constructor = getattr(keras.applications, ARCHS[arch])
+    constructor = getattr(keras.applications, backend.name)
     inputs = keras.Input(shape=(None, None, 3), name="face")
-    init = resolve_weights(weights)
     warm = init is not None and is_trained_model(init)
     try:
         backbone = constructor(include_top=False, weights=None if warm else init,

@@ -10,8 +10,10 @@ imports the card.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy and cv2 load where views are made: the CLI's option lists import this
+    import numpy as np
 
 # none: the faces as given; flip: the mean of a face's and its mirror image's probabilities
 # (FER faces are roughly symmetric, and the training augmentation mirrors them too);
@@ -20,9 +22,7 @@ import numpy as np
 # sixteenth of the side in the four directions), 14 images a face. The re-framings stay well
 # inside the training augmentation's range (zoom and shift up to 15%), and they stand for
 # what a face detector's box does from frame to frame. zooms keeps the two re-framings that
-# carry the gain: on stage 2's validation split zooms and crops scored alike (67.2% / 0.656
-# against 67.1% / 0.656; flip 66.4% / 0.649) at 3 and 7 times flip's cost when run at once
-# (README gives every stage's figures).
+# carry most of crops' gain on validation, at 3/7 of its cost when run at once (docs/tta.md).
 TTA_MODES = ("none", "flip", "zooms", "crops")
 
 # The camera loop spreads a mode's framings over a tracked face's frames: each frame classifies
@@ -57,7 +57,8 @@ def images_per_frame(tta: str) -> int:
 
 def _reframe(faces: np.ndarray, zoom: float, dx: float, dy: float) -> np.ndarray:
     """Each (r, r) face zoomed about its centre and shifted (fractions of r); edges replicated."""
-    import cv2  # here, not at the top: the CLI's option lists import this module
+    import cv2
+    import numpy as np
 
     r = faces.shape[-1]
     c = (r - 1) / 2.0
@@ -69,6 +70,8 @@ def _reframe(faces: np.ndarray, zoom: float, dx: float, dy: float) -> np.ndarray
 
 def tta_views(tta: str, faces: np.ndarray) -> np.ndarray:
     """(N, r, r) faces -> (V*N, r, r): view v of face i at row v*N + i (view 0 = the faces)."""
+    import numpy as np
+
     mode = parse_tta(tta)
     if mode == "none":
         return faces
@@ -85,6 +88,8 @@ def framing_views(tta: str, faces: np.ndarray, framing: Sequence[int]) -> np.nda
         raise ValueError(f"{len(faces)} faces but {len(framing)} framings")
     if mode == "none":
         return faces
+    import numpy as np
+
     ks = np.asarray(framing, dtype=np.int64) % framings(mode)
     views = faces.copy()
     for k in set(ks.tolist()) - {0}:  # framing k >= 1 is re-framing k - 1
@@ -116,4 +121,6 @@ def apply_tta_framing(tta: str, predict: Callable[[np.ndarray], np.ndarray],
 
 def _mean_over_views(probs: np.ndarray, n: int) -> np.ndarray:
     """(V*N, K) probabilities, view v of face i at row v*N + i -> (N, K) means."""
+    import numpy as np
+
     return probs.reshape(-1, n, probs.shape[-1]).mean(axis=0).astype(np.float32)

@@ -132,8 +132,7 @@ def test_quantize_round_trip() -> None:
 def test_wrong_number_of_classes_is_a_clear_error(converted: Path, name: str) -> None:
     from edge_fer.runtimes.base import RUNTIMES, runtime_for_path
 
-    module, cls_name = RUNTIMES[runtime_for_path(name)]
-    cls = getattr(__import__(module, fromlist=[cls_name]), cls_name)
+    cls = RUNTIMES.load(runtime_for_path(name))
     info = ModelInfo(("a", "b", "c", "d", "e"), 32, load_classifier(converted / name).info.preprocessing)
     with pytest.raises(ModelError, match=r"model_fp32\.\w+: the model has 7 outputs .* names 5"):
         cls(converted / name, info)

@@ -6,16 +6,15 @@ from pathlib import Path
 
 import click
 
-from edge_fer.tta import TTA_MODES
+from converters.formats import FORMATS
+from edge_fer.options import tta_option
 
-FORMAT_KEYS = "tflite-fp32, tflite-fp16, tflite-int8, openvino-fp32, openvino-fp16"
 
-
-@click.command("convert")
+@click.command("convert", short_help="Export a Keras model to TFLite/OpenVINO, verified.")
 @click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The Keras model (.keras) to convert; its .card.json must sit beside it.")
 @click.option("--formats", default="all", show_default=True,
-              help=f"Comma-separated formats: {FORMAT_KEYS}, or all.")
+              help=f"Comma-separated formats: {', '.join(FORMATS)}, or all.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder for the models and manifest.json.")
 @click.option("--calibration", type=click.Path(exists=True, path_type=Path),
@@ -39,16 +38,13 @@ FORMAT_KEYS = "tflite-fp32, tflite-fp16, tflite-int8, openvino-fp32, openvino-fp
 @click.option("--max-int8-drop", default=1.0, show_default=True, type=click.FloatRange(0, 100),
               help="Quantized exports: accuracy points they may lose against Keras.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the face samples.")
-@click.option("--tta", type=click.Choice(TTA_MODES),
-              help="Test-time augmentation every export records and is verified with: flip "
-                   "averages each face with its mirror image (twice the classifier's work), zooms "
-                   "also two zoomed re-framings (6 times), crops six re-framings (14 times) "
-                   "[default: the model card's, none when it names none].")
+@tta_option(model=None, note="Every export records it and is verified with it "
+                             "[default: the model card's, none when it names none].")
 def command(model: Path, formats: str, out: Path, calibration: Path | None,
             calibration_samples: int, verify_data: Path | None, samples: int,
             io_dtype: str | None, int8_fallback: str | None, min_agreement: float,
             max_int8_drop: float, seed: int, tta: str | None) -> None:
-    """Convert a Keras model, verify every export against it, write OUT/manifest.json.
+    """Export a Keras model to TFLite/OpenVINO, verify each, write a manifest.
 
     Exits 1 when an export fails verification (the manifest still records its figures).
     """

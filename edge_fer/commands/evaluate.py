@@ -3,39 +3,40 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from edge_fer.tta import TTA_MODES
+from edge_fer.options import runtime_option, tta_option
 
 
-@click.command("evaluate")
+@click.command("evaluate", short_help="Score a model on labelled faces.")
 @click.option("--model", type=click.Path(exists=True),
               help="A .keras, .tflite or OpenVINO .xml model, or a manifest.json or its folder "
                    "[default: the shipped model].")
 @click.option("--data", required=True, type=click.Path(exists=True),
               help="Labelled faces: an image-folder tree or a FER2013 CSV.")
 @click.option("--usage", help="With a CSV: Training, PublicTest or PrivateTest.")
-@click.option("--runtime", type=click.Choice(["keras", "tflite", "openvino"]),
-              help="Force a runtime [default: by the model's file suffix].")
+@runtime_option()
 @click.option("--resolution", type=click.IntRange(min=8), help="Run at this input size.")
-@click.option("--threads", type=click.IntRange(min=1))
+@click.option("--threads", type=click.IntRange(min=1),
+              help="Classifier threads [default: all usable cores].")
 @click.option("--limit", type=click.IntRange(min=1), help="A stratified sample of N faces.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write metrics as JSON.")
 @click.option("--png", "png_out", type=click.Path(dir_okay=False),
               help="Confusion-matrix PNG [default: beside --json, else confusion.png].")
-@click.option("--tta", default="model", show_default=True,
-              type=click.Choice(["model", *TTA_MODES]),
-              help="Test-time augmentation: model = the file's own (card or manifest); none; "
-                   "flip = average each face with its mirror image; zooms = flip over the face "
-                   "and two zoomed re-framings (6 images a face); crops = flip over the face and "
-                   "six re-framings of it (14 images a face). All at once, as on a face that "
-                   "`edge-fer run` has seen for 3 (zooms) or 7 (crops) frames.")
+@tta_option(model="the file's own (card or manifest)",
+            note="All at once, as on a face that `edge-fer run` has seen for 3 (zooms) or 7 "
+                 "(crops) frames.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar on stderr [default: when stderr is a terminal].")
 def command(model: str | None, data: str, usage: str | None, runtime: str | None,
             resolution: int | None, threads: int | None, limit: int | None,
-            json_out: str | None, png_out: str | None, tta: str) -> None:
-    """Score a model on labelled faces and print the metrics table."""
+            json_out: str | None, png_out: str | None, tta: str, progress: bool | None) -> None:
+    """Score a model on labelled faces: metrics table, JSON, confusion PNG."""
     from edge_fer.data import load_dataset
     from edge_fer.defaults import default_model
     from edge_fer.evaluation import evaluate
@@ -46,10 +47,12 @@ def command(model: str | None, data: str, usage: str | None, runtime: str | None
     dataset = load_dataset(data, usage=usage, limit=limit)
     with load_classifier(model_path, runtime, threads, resolution,
                          None if tta == "model" else tta) as classifier:
-        metrics = evaluate(classifier, dataset)
+        with _progress_bar(progress, len(dataset)) as report:
+            metrics = evaluate(classifier, dataset, progress=report)
         r = classifier.resolution
         key = classifier.key
         used = classifier.info.tta
+        ran = classifier.path or model_path
     click.echo(f"model: {model_path} ({key}, {r} px, tta {used})   "
                f"data: {dataset.source} ({len(dataset)} faces)")
     click.echo(metrics.table())
@@ -60,5 +63,27 @@ def command(model: str | None, data: str, usage: str | None, runtime: str | None
         click.echo(f"metrics: {json_out}")
     png = Path(png_out) if png_out else (Path(json_out).with_suffix(".png") if json_out
                                          else Path("confusion.png"))
-    write_confusion_png(metrics, png, title=model_path.name)
+    write_confusion_png(metrics, png, title=_title(ran, key, r, used))
     click.echo(f"confusion matrix: {png}")
+
+
+def _title(model: Path, runtime: str, resolution: int, tta: str) -> str:
+    """'default/model_int8.tflite (tflite, 64 px, tta zooms)': the file that ran, not its manifest."""
+    name = f"{model.parent.name}/{model.name}" if model.parent.name else model.name
+    return f"{name} ({runtime}, {resolution} px, tta {tta})"
+
+
+@contextmanager
+def _progress_bar(wanted: bool | None, total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """A click progress bar on stderr fed by evaluate's (done, total) callback, or None."""
+    if wanted is None:
+        wanted = sys.stderr.isatty()
+    if not wanted:
+        yield None
+        return
+    with click.progressbar(length=total, label="faces", file=sys.stderr,
+                           show_pos=True, show_eta=True) as bar:
+        def report(done: int, _total: int) -> None:
+            bar.update(done - bar.pos)
+
+        yield report

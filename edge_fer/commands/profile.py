@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from edge_fer.backends import ARCHS
 from edge_fer.errors import CheckFailed, UserInputError
 from edge_fer.hardware import usable_cores
+from edge_fer.options import detector_option, runtime_option, size_callback, tta_option
 from edge_fer.tta import TTA_MODES, images_per_frame
 
 if TYPE_CHECKING:  # heavy modules stay out of `edge-fer --help`
@@ -23,7 +25,7 @@ if TYPE_CHECKING:  # heavy modules stay out of `edge-fer --help`
     from edge_fer.runtimes.base import Classifier, ModelInfo
 
 FIT_CHOICES = ("auto", "lagrange", "poly2", "pchip")
-PROFILE_RUNTIMES = ("tflite", "openvino")
+PROFILE_RUNTIMES = ("tflite", "openvino")  # what a device runs; keras is the reference
 
 
 def _echo_err(message: str) -> None:
@@ -43,27 +45,15 @@ def _parse_resolutions(ctx: click.Context, param: click.Parameter,
     return values
 
 
-def _parse_frame(ctx: click.Context, param: click.Parameter,
-                 value: str | None) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    try:
-        w, h = (int(v) for v in value.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"expected WIDTHxHEIGHT such as 640x480, got '{value}'") from None
-    if w < 16 or h < 16:
-        raise click.BadParameter(f"frame {value} is too small")
-    return w, h
-
-
 @click.group("profile", invoke_without_command=True,
+             short_help="Time a model here and pick a resolution for a budget.",
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--model", "model_file", type=click.Path(exists=True, dir_okay=False),
               help="A converted model (.tflite or OpenVINO .xml) [default: the shipped model].")
 @click.option("--arch", help="Profile an untrained network of this architecture instead "
-              "(e.g. efficientnetv2-b0; latency does not depend on the weights; needs TensorFlow).")
-@click.option("--runtime", type=click.Choice(PROFILE_RUNTIMES),
-              help="Runtime to time [default: from the model's suffix; tflite with --arch].")
+              f"({', '.join(ARCHS)}; latency does not depend on the weights; needs TensorFlow).")
+@runtime_option(only=PROFILE_RUNTIMES,
+                help="Runtime to time [default: from the model's suffix; tflite with --arch].")
 @click.option("--budget-ms", default=40.0, show_default=True,
               type=click.FloatRange(min=0, min_open=True),
               help="Latency budget per call (per frame with --detector), on the p90.")
@@ -74,9 +64,8 @@ def _parse_frame(ctx: click.Context, param: click.Parameter,
               "[default: the paper's 12,48,66,84,100,128,143,162,224,299].")
 @click.option("--max-resolution", default=1024, show_default=True, type=click.IntRange(min=16),
               help="How far the sweep may extend upward when the budget is not reached.")
-@click.option("--detector", type=click.Choice(["haar", "mtcnn"]),
-              help="Time the whole pipeline: detect faces in a --frame, then classify --faces.")
-@click.option("--frame", callback=_parse_frame,
+@detector_option(help="Time the whole pipeline: detect faces in a --frame, then classify --faces.")
+@click.option("--frame", callback=size_callback, metavar="WxH",
               help="Frame size for --detector [default: 640x480].")
 @click.option("--faces", default=1, show_default=True, type=click.IntRange(min=1),
               help="Faces classified per call (per frame with --detector).")
@@ -93,12 +82,10 @@ def _parse_frame(ctx: click.Context, param: click.Parameter,
               help="Timed seconds per resolution, at least.")
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=0),
               help="Untimed calls before timing each resolution.")
-@click.option("--tta", default="model", show_default=True,
-              type=click.Choice(["model", *TTA_MODES]),
-              help="Test-time augmentation to time: model = the file's own; timed as edge-fer "
-              "run pays it a frame (none: 1 image a face; flip, zooms, crops: 2, one framing "
-              "and its mirror); a slow device may keep its trained resolution with none; "
-              "edge-fer run --profile then uses it.")
+@tta_option(model="the file's own",
+            note="Timed as edge-fer run pays it a frame (none: 1 image a face; flip, zooms, "
+                 "crops: 2, one framing and its mirror); a slow device may keep its trained "
+                 "resolution with none; edge-fer run --profile then uses it.")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the visiting order and the input pixels.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Where to write the profile (JSON).")
@@ -129,8 +116,6 @@ def command(ctx: click.Context, model_file: str | None, arch: str | None, runtim
     from edge_fer.profiler import PAPER_RESOLUTIONS, profile_workload
 
     if arch is not None:
-        from edge_fer.model import ARCHS
-
         if arch not in ARCHS:
             raise click.BadParameter(f"unknown architecture '{arch}' (choose from "
                                      f"{', '.join(ARCHS)})", param_hint="--arch")

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from edge_fer.commands.fleet import FleetOptions, fleet_options, open_outputs
-from edge_fer.tta import TTA_MODES, images_per_frame
+from edge_fer.options import detector_option, parse_size, runtime_option, tta_option
+from edge_fer.tta import images_per_frame
 
 if TYPE_CHECKING:
     from edge_fer.profile import Profile
@@ -29,47 +30,25 @@ def _env(name: str) -> str:
     return f"EDGE_FER_{name}"
 
 
-def _size(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"'{text}' is not WIDTHxHEIGHT (e.g. 640x480)",
-                                 param_hint="--camera-size") from None
-    if w < 16 or h < 16:
-        raise click.BadParameter(f"'{text}' is too small", param_hint="--camera-size")
-    return (w, h)
-
-
-@click.command("run")
+@click.command("run", short_help="Log the emotions of the faces in a camera feed or video.")
 @click.option("--source", required=True, metavar="SRC", envvar=_env("SOURCE"), show_envvar=True,
               help="Camera index (0) or /dev/videoN, a video file, an rtsp:// or http:// URL, "
                    "or picamera2[:N] on a Raspberry Pi.")
-@click.option("--detector", default="haar", show_default=True, envvar=_env("DETECTOR"),
-              show_envvar=True, type=click.Choice(["haar", "mtcnn"]),
-              help="Face detector: haar (OpenCV, light) or mtcnn (needs edge-fer[mtcnn]).")
+@detector_option(default="haar", show_default=True, envvar=_env("DETECTOR"), show_envvar=True)
 @click.option("--model", metavar="FILE", envvar=_env("MODEL"), show_envvar=True,
               help="A .tflite, OpenVINO .xml or .keras model, or a manifest.json or its folder "
                    "[default: the shipped model].")
 @click.option("--manifest", metavar="FILE", envvar=_env("MANIFEST"), show_envvar=True,
               help="A manifest.json from `edge-fer convert`: run its preferred model.")
-@click.option("--runtime", envvar=_env("RUNTIME"), show_envvar=True,
-              type=click.Choice(["keras", "tflite", "openvino"]),
-              help="Force a runtime [default: by the model's file suffix].")
+@runtime_option(envvar=_env("RUNTIME"), show_envvar=True)
 @click.option("--threads", envvar=_env("THREADS"), show_envvar=True,
               type=click.IntRange(min=1),
               help="Classifier threads [default: the profile's, else all usable cores].")
-@click.option("--tta", default="model", show_default=True, envvar=_env("TTA"), show_envvar=True,
-              type=click.Choice(["model", *TTA_MODES]),
-              help="Test-time augmentation: model = the profile's, else the file's own (card "
-                   "or manifest); none "
-                   "(for a device too slow for it); flip = average each face with its mirror "
-                   "image (twice the classifier's work); zooms = flip over the face and two "
-                   "zoomed re-framings; crops = flip over the face and six re-framings. "
-                   "zooms and crops cost what flip costs: each frame runs one framing of a "
-                   "face (and its mirror), and a face's last 3 (zooms) or 7 (crops) are "
-                   "averaged.")
+@tta_option(model="the profile's, else the file's own (card or manifest)",
+            note="Here zooms and crops cost what flip costs: each frame runs one framing of a "
+                 "face (and its mirror), and a face's last 3 (zooms) or 7 (crops) are averaged; "
+                 "none suits a device too slow for any.",
+            envvar=_env("TTA"), show_envvar=True)
 @click.option("--profile", "profile_file", metavar="FILE", envvar=_env("PROFILE"), show_envvar=True,
               help="A hardware profile: classify at the resolution it chose "
                    "[default: the model's own resolution].")
@@ -174,7 +153,7 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
     with ExitStack() as stack:
         # First: a SIGTERM while the model loads must still end in a clean exit 0.
         stack.callback(install_signal_handlers(stop))
-        size = _size(camera_size)
+        size = parse_size(camera_size, "--camera-size")
         open_source(source, size)  # a malformed source fails now, before the slow model load
         profile = _load_profile(profile_file) if profile_file else None
         resolution = profile.chosen_resolution if profile is not None else None
@@ -268,7 +247,7 @@ def _check_profile(path: str, profile: Profile, classifier: Classifier,
         # says how much it keeps elsewhere; this one has none covering the pick).
         log.warning("%s chose %d px, but %s was trained at %d px: its accuracy falls away from "
                     "that size; fine-tune it at %d px for this device (edge-fer train --profile "
-                    "%s --weights MODEL.keras, README: Train)",
+                    "%s --weights MODEL.keras; docs/profile.md)",
                     path, classifier.resolution, classifier.path or "the model",
                     classifier.info.resolution, classifier.resolution, path)
     timed, used = profile.settings.tta, classifier.info.tta

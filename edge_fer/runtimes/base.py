@@ -1,42 +1,31 @@
-"""The classifier interface every runtime implements, and the registry that picks one by key.
+"""The classifier interface every runtime implements, and the loader that picks one by key.
 
 A runtime takes a batch of (N, r, r) uint8 grayscale faces, already prepared by
 `edge_fer.preprocess`, and returns (N, K) probabilities in the order of `info.class_names`,
 under the model's test-time augmentation (`info.tta`, applied here once for every backend).
-Backends are imported only when chosen, so a device without TensorFlow never loads it.
+Backends (edge_fer.backends.RUNTIMES) are imported only when chosen, so a device without
+TensorFlow never loads it.
 """
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
-from edge_fer.accuracy import AccuracyTable
+from edge_fer.backends import RUNTIMES
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
-from edge_fer.preprocess import Preprocessing
+from edge_fer.manifest import Manifest, info_from_manifest
+from edge_fer.model_info import ModelInfo
 from edge_fer.tta import apply_tta, apply_tta_framing, parse_tta
 
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a runtime needs to know about a model file besides its weights."""
-
-    class_names: tuple[str, ...]
-    resolution: int  # the resolution it was trained (or exported) at; the default input size
-    preprocessing: Preprocessing
-    arch: str = "unknown"
-    tta: str = "none"  # test-time augmentation, one of TTA_MODES
-    accuracy: AccuracyTable | None = None  # measured accuracy against resolution, if known
-
-    def __post_init__(self) -> None:
-        parse_tta(self.tta)  # ValueError: files and options are checked before this, with context
+__all__ = ["RUNTIMES", "SUFFIXES", "Classifier", "ModelInfo", "load_classifier", "read_model_info",
+           "runtime_for_path"]
 
 
 class Classifier(ABC):
@@ -107,13 +96,8 @@ class Classifier(ABC):
                              f"{len(self.info.class_names)} classes")
 
 
-# key -> (module, class); the suffixes each key loads by default.
-RUNTIMES: dict[str, tuple[str, str]] = {
-    "keras": ("edge_fer.runtimes.keras_runtime", "KerasClassifier"),
-    "tflite": ("edge_fer.runtimes.tflite_runtime", "TFLiteClassifier"),
-    "openvino": ("edge_fer.runtimes.openvino_runtime", "OpenVINOClassifier"),
-}
-SUFFIXES: dict[str, str] = {".keras": "keras", ".h5": "keras", ".tflite": "tflite", ".xml": "openvino"}
+# suffix -> runtime key, from the RUNTIMES table.
+SUFFIXES: dict[str, str] = {suffix: key for key in RUNTIMES for suffix in RUNTIMES[key].suffixes}
 
 
 def runtime_for_path(path: str | Path) -> str:
@@ -134,9 +118,6 @@ def read_model_info(path: str | Path) -> ModelInfo:
                          card.tta, card.accuracy)
     manifest_file = p.parent / "manifest.json"
     if manifest_file.exists():
-        # The converter issue owns the manifest; import lazily so the base never depends on it.
-        from edge_fer.manifest import info_from_manifest
-
         return info_from_manifest(manifest_file, p)
     raise ModelError(f"{p}: no metadata found (expected {card_file.name} or manifest.json beside it)")
 
@@ -161,11 +142,7 @@ def load_classifier(path: str | Path, runtime: str | None = None, threads: int |
         return _load_from_manifest(p / "manifest.json" if p.is_dir() else p, runtime, threads,
                                    resolution, tta)
     key = runtime or runtime_for_path(p)
-    if key not in RUNTIMES:
-        raise UserInputError(f"unknown runtime '{key}' (choose from {', '.join(RUNTIMES)})")
-    module_name, class_name = RUNTIMES[key]
-    module = importlib.import_module(module_name)
-    cls = getattr(module, class_name)
+    cls = RUNTIMES.load(key)
     info = read_model_info(p)
     # Given to the constructor, not set afterwards: a runtime may size its buffers for the
     # images one face becomes (OpenVINO's static batch).
@@ -180,8 +157,6 @@ def load_classifier(path: str | Path, runtime: str | None = None, threads: int |
 def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
                         resolution: int | None, tta: str | None) -> Classifier:
     """The first of the manifest's preferred exports whose runtime is installed here."""
-    from edge_fer.manifest import Manifest
-
     candidates = Manifest.load(path).preferred(runtime)
     if not candidates:
         raise ModelError(f"{path}: no verified model" + (f" for the {runtime} runtime" if runtime else ""))

@@ -1,4 +1,4 @@
-"""Where results go: the JSON-lines emotion log and, only when asked, annotated snapshots."""
+"""Where results go (device side): the JSON-lines emotion log and, only when asked, snapshots."""
 
 from __future__ import annotations
 
