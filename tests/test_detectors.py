@@ -89,6 +89,7 @@ def mtcnn() -> FaceDetector:
     return load_detector("mtcnn", DetectorConfig(full_frame_every=1))
 
 
+@pytest.mark.slow  # MTCNN runs on TensorFlow
 def test_mtcnn_finds_faces_with_their_eyes(mtcnn: FaceDetector, faces: list[Path]) -> None:
     found = 0
     for face in faces[:4]:
@@ -107,6 +108,7 @@ def test_mtcnn_finds_faces_with_their_eyes(mtcnn: FaceDetector, faces: list[Path
     assert found >= 3
 
 
+@pytest.mark.slow  # MTCNN runs on TensorFlow
 def test_mtcnn_landmarks_turn_a_tilted_face_upright(mtcnn: FaceDetector,
                                                     faces: list[Path]) -> None:
     for face in faces:

@@ -80,6 +80,7 @@ def test_unknown_arch_and_missing_weights_file() -> None:
         build_model("efficientnetv2-b0", weights="/nonexistent/w.h5")
 
 
+@pytest.mark.slow  # TensorFlow
 def test_augmentation_changes_each_image_differently() -> None:
     import tensorflow as tf
 
@@ -96,6 +97,7 @@ def test_augmentation_changes_each_image_differently() -> None:
 
 
 
+@pytest.mark.slow  # TensorFlow
 def test_erasing_covers_one_rectangle_of_each_chosen_face() -> None:
     import tensorflow as tf
 
@@ -114,6 +116,7 @@ def test_erasing_covers_one_rectangle_of_each_chosen_face() -> None:
     assert np.array_equal(erase_batch(batch, 0.0).numpy(), batch.numpy())
 
 
+@pytest.mark.slow  # TensorFlow
 def test_mixup_blends_each_face_with_its_target_and_weight_alike() -> None:
     import tensorflow as tf
 
@@ -147,16 +150,17 @@ _FIRST_BATCH = """
 import hashlib, sys
 import numpy as np, tensorflow as tf
 from edge_fer.data import FaceDataset
-from edge_fer.training import TrainConfig, _train_dataset, seed_run, training_targets
+from edge_fer.training import TrainConfig, train_dataset, seed_run, training_targets
 rng = np.random.default_rng(0)
 data = FaceDataset(rng.integers(0, 255, (64, 48, 48), dtype=np.uint8), rng.integers(0, 7, 64), "x")
 cfg = TrainConfig(data="unused", out="unused", resolution=32, batch_size=16, augment="none")
 seed_run(tf, cfg, int(sys.argv[1]))
-batch = next(iter(_train_dataset(tf, data, cfg, np.ones(7), training_targets(data.labels, 0.1))))[0].numpy()
+batch = next(iter(train_dataset(tf, data, cfg, np.ones(7), training_targets(data.labels, 0.1))))[0].numpy()
 print("first batch", hashlib.sha256(batch.tobytes()).hexdigest())
 """
 
 
+@pytest.mark.slow  # TensorFlow
 def test_a_resumed_process_does_not_replay_the_first_epochs_order() -> None:
     """The data pipeline restarts from the seed in every process (so this runs processes):
     one resumed at epoch 5 must draw its faces in another order than one started at 0 (else
@@ -335,19 +339,20 @@ def test_targets_mix_the_smoothed_label_with_the_teachers_probabilities() -> Non
         training_targets(labels, 0.1, teacher[:1], distill=0.5)
 
 
+@pytest.mark.slow  # TensorFlow
 def test_each_face_keeps_its_own_target_through_the_shuffle(fer_root: Path) -> None:
     """The pipeline's shuffle must move a face and its (soft) target together."""
     import tensorflow as tf
 
     from edge_fer.data import load_dataset
-    from edge_fer.training import _train_dataset
+    from edge_fer.training import train_dataset
 
     faces = load_dataset(str(fer_root / "train"), limit=40, seed=0)
     targets = np.random.default_rng(0).dirichlet(np.ones(len(CLASS_NAMES)), len(faces))
     targets = targets.astype(np.float32)
     cfg = TrainConfig(data="x", out="y", resolution=48, augment="none", batch_size=16)
     seen = 0
-    for images, batch_targets, _ in _train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)),
+    for images, batch_targets, _ in train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)),
                                                    targets):
         for image, target in zip(images.numpy(), batch_targets.numpy()):
             # 48 px in, 48 px out, no augmentation: the face itself (one grey channel of three).
@@ -358,17 +363,18 @@ def test_each_face_keeps_its_own_target_through_the_shuffle(fer_root: Path) -> N
     assert seen == len(faces)
 
 
+@pytest.mark.slow  # TensorFlow
 def test_the_training_pipeline_applies_erasing_and_mixup(fer_root: Path) -> None:
     import tensorflow as tf
 
     from edge_fer.data import load_dataset
-    from edge_fer.training import _train_dataset
+    from edge_fer.training import train_dataset
 
     faces = load_dataset(str(fer_root / "train"), limit=40, seed=0)
     one_hot = np.eye(len(CLASS_NAMES), dtype=np.float32)[faces.labels]
     cfg = TrainConfig(data="x", out="y", resolution=48, augment="none", batch_size=40,
                       erase=1.0, mixup=0.4)
-    images, targets, _ = next(iter(_train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)),
+    images, targets, _ = next(iter(train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)),
                                                   one_hot)))
     targets = targets.numpy()
     np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-5)
@@ -377,18 +383,19 @@ def test_the_training_pipeline_applies_erasing_and_mixup(fer_root: Path) -> None
     distance = np.abs(images.numpy()[:, None, ..., 0] - faces.images[None].astype(np.float32))
     assert distance.reshape(40, 40, -1).max(axis=2).min() > 0
 
+@pytest.mark.slow  # TensorFlow
 def test_multi_resolution_batches_each_take_one_of_the_sizes(fer_root: Path) -> None:
     import tensorflow as tf
 
     from edge_fer.data import load_dataset
-    from edge_fer.training import _train_dataset
+    from edge_fer.training import train_dataset
 
     faces = load_dataset(str(fer_root / "train"), limit=200, seed=0)
     cfg = TrainConfig(data="x", out="y", resolution=48, resolutions=(40, 56, 72),
                       augment="light", batch_size=8)
     one_hot = np.eye(len(CLASS_NAMES), dtype=np.float32)[faces.labels]
     shapes = {tuple(images.shape[1:]) for images, _, _ in
-              _train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)), one_hot)}
+              train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)), one_hot)}
     assert shapes == {(40, 40, 3), (56, 56, 3), (72, 72, 3)}  # 25 batches: every size drawn
 
 
