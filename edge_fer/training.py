@@ -1,5 +1,5 @@
 """`edge-fer train`: resumable EfficientNetV2 training on FER data, selected by validation macro-F1
-(or, with nothing held out, the last epoch).
+(or, with nothing held out, the last epoch). Workstation side: needs TensorFlow.
 
 Layout of the output directory:
   model.keras, model.card.json   the best epoch so far (validation macro-F1) and its card
@@ -189,8 +189,9 @@ def _teacher_labels(cfg: TrainConfig, faces: FaceDataset, cache: Path, resume: b
     return probs
 
 
-def _train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.ndarray,
-                   targets: np.ndarray) -> Any:
+def train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.ndarray,
+                  targets: np.ndarray) -> Any:
+    """Shuffled batches of (faces, targets, sample weights), augmented and resized in the graph."""
     aug = PRESETS[cfg.augment]
     x = data.images[..., None]
     w = weights[data.labels].astype(np.float32)
@@ -257,9 +258,9 @@ def seed_run(tf: Any, cfg: TrainConfig, start_epoch: int) -> None:
 
     Why the epoch: the data pipeline's shuffle restarts from the seed in every process, so
     resumed processes seeded alike would each replay the first epoch's order of faces, and
-    a run resumed often learns those batches by heart (measured: the first epoch of each of
-    three processes resumed at epochs 81-83 showed 67%, 73%, 76% training accuracy; the next
-    epoch 69%). Still reproducible: the same stops give the same orders.
+    a run resumed often would learn those batches by heart (its training accuracy jumps on
+    each resumed process's first epoch). Still reproducible: the same stops give the same
+    orders.
     """
     tf.keras.utils.set_random_seed(cfg.seed + start_epoch)
 
@@ -270,19 +271,26 @@ def _best_so_far(state: dict[str, Any]) -> str:
     return f" (best val macro-F1 {state['best_f1']:.4f})" if state["best_f1"] >= 0 else ""
 
 
+@dataclass(frozen=True)
+class _Faces:
+    """The data of one run: every face loaded, its training and validation split."""
+
+    full: FaceDataset
+    train: FaceDataset
+    val: FaceDataset
+
+
 def train(cfg: TrainConfig, resume: bool = False,
           echo: Callable[[str], None] = print) -> Path:
     """Train (or resume) and return the path of the best model."""
     _validate(cfg)
     out = Path(cfg.out)
-    ckpt_dir = out / "checkpoint"
-    state_file = ckpt_dir / "state.json"
+    state_file = out / "checkpoint" / "state.json"
     if resume and not state_file.exists():
         raise UserInputError(f"{out}: nothing to resume (no checkpoint/state.json)")
     if not resume and (out / "model.keras").exists():
         raise UserInputError(f"{out}: already holds a model; use --resume or another --out")
 
-    from edge_fer.model import build_model, save_for_inference
     from edge_fer.runtimes.keras_runtime import import_tensorflow
 
     tf = import_tensorflow()
@@ -290,18 +298,42 @@ def train(cfg: TrainConfig, resume: bool = False,
         tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
     saved = json.loads(state_file.read_text()) if resume else None
     seed_run(tf, cfg, int(saved["epoch"]) if saved is not None else 0)
+    faces = _load_faces(cfg, echo)
+    dataset = _training_data(tf, cfg, faces.train, state_file.parent, resume, echo)
+    model, state, rewarm = _start(tf, cfg, out, saved, echo)
+    best = _fit(tf, cfg, out, model, state, dataset, faces, rewarm, echo)
+    if best is not None:
+        echo(f"best epoch {state['best_epoch']}: val macro-F1 {state['best_f1']:.4f}, "
+             f"accuracy {best.accuracy:.4f}")
+    _record_run_time(out, state)
+    return out / "model.keras"
 
+
+def _load_faces(cfg: TrainConfig, echo: Callable[[str], None]) -> _Faces:
     t_load = time.perf_counter()
     full = load_dataset(cfg.data, limit=cfg.limit, seed=cfg.seed)
     train_set, val_set = train_validation_split(full, cfg.val_fraction, cfg.seed)
     echo(f"data: {len(train_set)} train, {len(val_set)} validation faces from {full.source} "
          f"({time.perf_counter() - t_load:.1f}s)")
+    return _Faces(full, train_set, val_set)
+
+
+def _training_data(tf: Any, cfg: TrainConfig, train_set: FaceDataset, ckpt_dir: Path,
+                   resume: bool, echo: Callable[[str], None]) -> Any:
+    """The shuffled, augmented tf.data pipeline of (faces, targets, sample weights)."""
     sw = _sample_weights(train_set.labels, cfg.class_weights)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     soft = _teacher_labels(cfg, train_set, ckpt_dir / "teacher_probs.npy", resume, echo)
     targets = training_targets(train_set.labels, cfg.label_smoothing, soft, cfg.distill)
-    dataset = _train_dataset(tf, train_set, cfg, sw, targets)
+    return train_dataset(tf, train_set, cfg, sw, targets)
 
+
+def _start(tf: Any, cfg: TrainConfig, out: Path, saved: dict[str, Any] | None,
+           echo: Callable[[str], None]) -> tuple[Any, dict[str, Any], bool]:
+    """(model, training state, whether the first epoch ramps the learning rate up again)."""
+    from edge_fer.model import build_model
+
+    ckpt_dir = out / "checkpoint"
     rewarm = False
     if saved is not None:
         state = saved
@@ -335,7 +367,18 @@ def train(cfg: TrainConfig, resume: bool = False,
         state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "plateau_scale": 1.0,
                  "since_best": 0, "history": [], "wall_s": 0.0}
     state["config"] = asdict(cfg)
+    return model, state, rewarm
 
+
+def _fit(tf: Any, cfg: TrainConfig, out: Path, model: Any, state: dict[str, Any], dataset: Any,
+         faces: _Faces, rewarm: bool, echo: Callable[[str], None]) -> Metrics | None:
+    """The epochs left; each saves its checkpoint, and the model when it is the best so far.
+
+    Returns the best epoch's validation metrics (None when nothing was held out).
+    """
+    from edge_fer.model import save_for_inference
+
+    ckpt_dir = out / "checkpoint"
     interactive = sys.stdout.isatty()
     best_metrics: Metrics | None = None
     for epoch in range(int(state["epoch"]), cfg.epochs):
@@ -347,7 +390,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         hist = model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
                          verbose=1 if interactive else 0, callbacks=callbacks,
                          shuffle=False)  # the dataset shuffles itself; Keras warns otherwise
-        by_size = score_sizes(model, val_set, validation_sizes(cfg)) if len(val_set) else {}
+        by_size = score_sizes(model, faces.val, validation_sizes(cfg)) if len(faces.val) else {}
         metrics = by_size.get(cfg.resolution)
         # Nothing held out (--val-fraction 0): each epoch counts as the best, so the last is kept.
         # Several sizes: the mean of their macro-F1 picks the epoch that serves all of them.
@@ -369,7 +412,7 @@ def train(cfg: TrainConfig, resume: bool = False,
                          best_plateau_scale=state["plateau_scale"])
             best_metrics = metrics
             save_for_inference(model, out / "model.keras")
-            _card(cfg, full, train_set, val_set, metrics, state,
+            _card(cfg, faces.full, faces.train, faces.val, metrics, state,
                   by_size).save(card_path_for(out / "model.keras"))
         else:
             state["since_best"] += 1
@@ -377,7 +420,7 @@ def train(cfg: TrainConfig, resume: bool = False,
                 state["plateau_scale"] *= 0.5
         state["epoch"] = epoch + 1
         model.save(ckpt_dir / "last.keras")
-        save_json(state_file, state, indent=1)
+        save_json(ckpt_dir / "state.json", state, indent=1)
         _append_history(out / "history.csv", row)
         eta = (cfg.epochs - epoch - 1) * elapsed
         scores = (f"val_acc {metrics.accuracy:.4f}  val_f1 {f1:.4f}{' *' if improved else '  '}"
@@ -387,10 +430,11 @@ def train(cfg: TrainConfig, resume: bool = False,
         if state["since_best"] >= cfg.patience:
             echo(f"early stop: no better validation macro-F1 for {cfg.patience} epochs")
             break
-    if best_metrics is not None:
-        echo(f"best epoch {state['best_epoch']}: val macro-F1 {state['best_f1']:.4f}, "
-             f"accuracy {best_metrics.accuracy:.4f}")
-    # Refresh the card's final record (wall time, epochs run) without touching the best weights.
+    return best_metrics
+
+
+def _record_run_time(out: Path, state: dict[str, Any]) -> None:
+    """Refresh the card's final record (wall time, epochs run) without touching the weights."""
     card_file = card_path_for(out / "model.keras")
     if card_file.exists():
         card = ModelCard.load(card_file)
@@ -398,7 +442,6 @@ def train(cfg: TrainConfig, resume: bool = False,
         details["training"] = dict(details.get("training", {}),
                                    epochs_run=state["epoch"], wall_time_s=round(state["wall_s"], 1))
         replace(card, details=details).save(card_file)
-    return out / "model.keras"
 
 
 def _compile(tf: Any, model: Any, cfg: TrainConfig) -> Any:
