@@ -106,24 +106,35 @@ def write_confusion_png(metrics: Metrics, path: str | Path, title: str = "") -> 
     cm = metrics.confusion.astype(np.float64)
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     k = len(metrics.class_names)
-    cell, left, top = 72, 110, 70
-    img = np.full((top + k * cell + 40, left + k * cell + 20, 3), 255, np.uint8)
-    font = cv2.FONT_HERSHEY_SIMPLEX
+    cell, left, top = 72, 120, 100
+    img = np.full((top + k * cell + 20, left + k * cell + 20, 3), 255, np.uint8)
+    black = (0, 0, 0)
     for i in range(k):
         for j in range(k):
             shade = int(255 * (1 - norm[i, j]))
             x0, y0 = left + j * cell, top + i * cell
             cv2.rectangle(img, (x0, y0), (x0 + cell, y0 + cell), (255, shade, shade), -1)
             cv2.rectangle(img, (x0, y0), (x0 + cell, y0 + cell), (200, 200, 200), 1)
-            color = (255, 255, 255) if norm[i, j] > 0.5 else (0, 0, 0)
-            cv2.putText(img, f"{norm[i, j]:.2f}", (x0 + 12, y0 + 32), font, 0.5, color, 1)
-            cv2.putText(img, f"{int(cm[i, j])}", (x0 + 12, y0 + 54), font, 0.4, color, 1)
-        cv2.putText(img, metrics.class_names[i][:8], (8, top + i * cell + 40), font, 0.5, (0, 0, 0), 1)
-        cv2.putText(img, metrics.class_names[i][:7], (left + i * cell + 6, top - 10), font, 0.45,
-                    (0, 0, 0), 1)
-    caption = title or "confusion matrix"
-    cv2.putText(img, f"{caption} (rows true, cols predicted)", (8, 24), font, 0.5, (0, 0, 0), 1)
-    cv2.putText(img, f"accuracy {metrics.accuracy:.4f}  n={metrics.n}", (8, 46), font, 0.5,
-                (0, 0, 0), 1)
+            color = (255, 255, 255) if norm[i, j] > 0.5 else black
+            _text(img, f"{norm[i, j]:.2f}", (x0 + 12, y0 + 32), 0.5, color)
+            _text(img, f"{int(cm[i, j])}", (x0 + 12, y0 + 54), 0.4, color)
+        name = metrics.class_names[i]
+        _text(img, name, (8, top + i * cell + 40), 0.5, black, left - 12)
+        _text(img, name, (left + i * cell + 4, top - 8), 0.45, black, cell - 6)
+    width = img.shape[1] - 16
+    _text(img, title or "confusion matrix", (8, 22), 0.5, black, width)
+    _text(img, f"accuracy {metrics.accuracy:.4f}  n={metrics.n}", (8, 44), 0.5, black, width)
+    _text(img, "predicted class", (left, top - 34), 0.5, black)
+    _text(img, "true class", (8, top - 8), 0.5, black, left - 12)
     if not cv2.imwrite(str(path), img):
         raise OSError(f"{path}: could not write the PNG")
+
+
+def _text(img: np.ndarray, text: str, origin: tuple[int, int], scale: float,
+          color: tuple[int, int, int], max_width: int | None = None) -> None:
+    """putText, shrunk until it fits `max_width` px (class names and titles are never cut)."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    while max_width is not None and scale > 0.25 and \
+            cv2.getTextSize(text, font, scale, 1)[0][0] > max_width:
+        scale *= 0.9
+    cv2.putText(img, text, origin, font, scale, color, 1, cv2.LINE_AA)

@@ -29,6 +29,13 @@ def _nice_step(span: float, ticks: int = 6) -> float:
     return next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
 
 
+def visible_runs(ys: np.ndarray, low: float, high: float) -> list[tuple[int, int]]:
+    """[start, end) index ranges where low <= ys <= high (finite), each at least 2 points long."""
+    inside = np.isfinite(ys) & (ys >= low) & (ys <= high)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(np.int8), [0]])))
+    return [(int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]) if hi - lo >= 2]
+
+
 def draw_profile(profile: Profile, path: str | Path) -> Path:
     """Write the chart to `path` (PNG) and return it."""
     import cv2
@@ -71,12 +78,17 @@ def draw_profile(profile: Profile, path: str | Path) -> Path:
     for rec in profile.fits:
         colour = FIT_COLOURS.get(rec.name, (120, 120, 120))
         thick = 3 if rec.name == profile.fit_used else 1
-        pts = np.array([px(x, y) for x, y in zip(grid, rec.fit.predict(grid), strict=True)],
-                       np.int32)
-        cv2.polylines(img, [pts], False, colour, thick, cv2.LINE_AA)
+        ys = np.asarray(rec.fit.predict(grid), dtype=float)
+        # Only where the curve is on the chart: a Lagrange interpolant swings far outside it
+        # between points, and clamping those stretches would draw bars along the borders.
+        pieces = visible_runs(ys, 0.0, y_max)
+        for lo, hi in pieces:
+            pts = np.array([px(x, y) for x, y in zip(grid[lo:hi], ys[lo:hi])], np.int32)
+            cv2.polylines(img, [pts], False, colour, thick, cv2.LINE_AA)
         loo = "" if rec.loo_rms_ms is None else f" (LOO {rec.loo_rms_ms:.2f} ms)"
         used = " - used" if rec.name == profile.fit_used else ""
-        legend.append((f"{rec.name}{loo}{used}", colour))
+        off = "" if pieces == [(0, len(ys))] else ", leaves the chart"
+        legend.append((f"{rec.name}{loo}{off}{used}", colour))
 
     # Measurements: p90 filled, median hollow; closed-loop attempts as crosses.
     for meas in ms:
