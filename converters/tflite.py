@@ -4,8 +4,8 @@ int8 is full-integer by default; `float_from` keeps the tail of the network in f
 (selective quantization) for a model whose full-int8 export loses too much accuracy.
 
 The model is converted as a Keras model, not as a bare concrete function: a concrete function
-left resource-variable reads in the graph and gave garbage (see shared/notes). Converted this
-way the spatial input stays dynamic ([-1, -1, -1, 3]) for every variant, int8 included, so one
+leaves resource-variable reads in the graph, which the converter turns into wrong outputs.
+Converted this way the spatial input stays dynamic ([-1, -1, -1, 3]) for every variant, int8 included, so one
 file serves every resolution through `resize_tensor_input`.
 """
 

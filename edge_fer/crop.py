@@ -22,10 +22,10 @@ class CropConfig:
     """`margin`: fraction of the box side added in total; `shift`: fraction of the box height
     the crop's centre moves down; `align`: level the eyes when the detector found them.
 
-    FER2013's 48 px faces are framed about as tightly as Haar boxes them: on FER faces placed
-    in frames, the crop correlates best with the original face at a margin of 0-0.05 (Haar
-    0.80, MTCNN 0.65; 0.64 and 0.58 at 0.2), so the default adds only a little. `shift` is
-    a property of the detector's boxes: see `FaceDetector.crop_shift`.
+    FER2013's 48 px faces are framed about as tightly as Haar boxes them (on FER faces placed
+    in frames, the crop matches the original face best at a margin of 0-0.05), so the default
+    adds only a little. `shift` is a property of the detector's boxes: see
+    `FaceDetector.crop_shift`.
     """
 
     margin: float = 0.05

@@ -46,6 +46,37 @@ TTA_SENTENCES = {
 }
 
 
+# Written into every MODEL_CARD.md: what the model may and may not be used for.
+USE_AND_LIMITS = """## Intended use, limitations and the law
+
+- **What it outputs**: one of seven labels for the expression a face *displays* in one image,
+  with probabilities. An expression is not an emotion: people smile without being happy, and
+  the same feeling shows differently across people, cultures and situations. Treat every output
+  as a guess about a face, never as a fact about a person.
+- **Intended use**: research, teaching and prototyping of on-device expression classification;
+  aggregate, anonymous statistics where everyone filmed knows and agreed (a user-testing lab,
+  an installation that says so).
+- **Not for**: decisions about individuals (hiring, grading, admission, policing, credit,
+  insurance, medical diagnosis), lie or intent detection, surveillance of people who have not
+  agreed, or monitoring employees or students.
+- **The law** (not legal advice; check where you deploy): the EU AI Act (Regulation (EU)
+  2024/1689) prohibits AI systems that infer the emotions of people in workplaces and
+  education institutions, except for medical or safety reasons (Article 5(1)(f), applicable
+  since 2 February 2025); elsewhere it classes emotion recognition as high-risk (Annex III)
+  and requires that the people exposed to it be informed (Article 50(3)). Face images are
+  personal data under the GDPR, and biometric laws such as Illinois' BIPA add consent and
+  retention duties. edge-fer stores no frames unless `--snapshots` asks it to; its emotion log
+  holds boxes and labels, which can still be personal data.
+- **Limitations**: trained on FER2013 only: 48x48 grayscale web images, mostly frontal and
+  posed, one label each (human agreement on them is about 65%). Its classes are unbalanced
+  (disgust is 1.5% of the training faces), and fear and sad are its weakest classes (test F1
+  about 0.5). Accuracy across age, gender or skin tone was not measured: FER2013 carries no
+  such annotations. Faces that are small (under `--min-face`), turned away, occluded or badly
+  lit are missed by the detector or misread by the classifier.
+
+"""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run_dir", type=Path)
@@ -280,6 +311,7 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
         f"(TensorFlow {card['tensorflow_version']}) on {card['data']['source']} "
         f"(sha256 {card['data']['sha256'][:12]}...; {held_out}).",
         "",
+        *USE_AND_LIMITS.splitlines(),
         "## How it was trained", "", *_how_trained(card),
         f"- Hardware: {hw['cpu']}, {hw['cores']} cores, {hw['arch']}, {hw['os']}, "
         f"Python {hw['python']}, no GPU.",

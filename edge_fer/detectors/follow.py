@@ -1,11 +1,11 @@
 """Following known faces from frame to frame without the detector: each face is looked for again
 near where it was, by normalised cross-correlation with how it looked at the last full pass.
 
-A full-frame Haar pass on 640x480 tries tens of thousands of windows (~9 ms on two cores), and
-even a Haar search confined to a known face costs ~3 ms, because the windows on a face are the
-ones that pass most of the cascade's stages. Matching the face's own appearance, shrunk to
-`template_px`, over a window a little larger than the face costs ~0.3 ms and works for any
-detector (MTCNN's 130 ms pass too). A face that changed too much, moved too far or left scores
+A full-frame Haar pass on 640x480 tries tens of thousands of windows, and even a Haar search
+confined to a known face is costly, because the windows on a face are the ones that pass most
+of the cascade's stages. Matching the face's own appearance, shrunk to `template_px`, over a
+window a little larger than the face costs about a tenth of that and works for any detector
+(MTCNN's far slower pass too). A face that changed too much, moved too far or left scores
 low, and the caller runs the detector again.
 """
 
