@@ -75,11 +75,25 @@ def _title(model: Path, runtime: str, resolution: int, tta: str) -> str:
 
 @contextmanager
 def _progress_bar(wanted: bool | None, total: int) -> Iterator[Callable[[int, int], None] | None]:
-    """A click progress bar on stderr fed by evaluate's (done, total) callback, or None."""
-    if wanted is None:
-        wanted = sys.stderr.isatty()
-    if not wanted:
+    """Progress on stderr fed by evaluate's (done, total) callback: a bar on a terminal, else
+    (--progress into a log) a line at every tenth; None when not wanted."""
+    interactive = sys.stderr.isatty()
+    if not (interactive if wanted is None else wanted):
         yield None
+        return
+    if not interactive:
+        step = max(total // 10, 1)
+        marks = iter(range(step, total + step, step))
+        mark = next(marks)
+
+        def log_line(done: int, total: int) -> None:
+            nonlocal mark
+            if done >= mark or done == total:
+                click.echo(f"evaluated {done}/{total} faces", err=True)
+                while mark <= done:
+                    mark = next(marks, total + 1)
+
+        yield log_line
         return
     with click.progressbar(length=total, label="faces", file=sys.stderr,
                            show_pos=True, show_eta=True) as bar:
