@@ -31,6 +31,14 @@ SOURCES = Registry(
             "picamera"),
 )
 
+# Where records go; run opens the log itself (edge_fer.sinks.open_log) and mqtt by --mqtt.
+SINKS = Registry(
+    "sink",
+    Backend("jsonl", "edge_fer.sinks.jsonl:JsonLinesFile", "a size-rotated file"),
+    Backend("stdout", "edge_fer.sinks.jsonl:JsonLinesStdout", "journald under systemd"),
+    Backend("mqtt", "edge_fer.sinks.mqtt:MqttSink", "an MQTT broker", "mqtt"),
+)
+
 # Networks `edge-fer train` builds and `edge-fer profile --arch` times (keras.applications).
 ARCHS = Registry(
     "architecture",

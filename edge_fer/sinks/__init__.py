@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
-from edge_fer.errors import UserInputError
+from edge_fer.backends import SINKS
 from edge_fer.sinks.base import Record, RecordSink
 from edge_fer.sinks.jsonl import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, JsonLinesFile, JsonLinesStdout
 
-# key -> (module, class): where records can go, imported only when chosen (mqtt: paho-mqtt).
-SINKS: dict[str, tuple[str, str]] = {
-    "jsonl": ("edge_fer.sinks.jsonl", "JsonLinesFile"),
-    "stdout": ("edge_fer.sinks.jsonl", "JsonLinesStdout"),
-    "mqtt": ("edge_fer.sinks.mqtt", "MqttSink"),
-}
-
 
 def sink_class(key: str) -> type[RecordSink]:
-    """The RecordSink class registered as `key`."""
-    if key not in SINKS:
-        raise UserInputError(f"unknown sink '{key}' (choose from {', '.join(SINKS)})")
-    module_name, class_name = SINKS[key]
-    cls: type[RecordSink] = getattr(importlib.import_module(module_name), class_name)
+    """The RecordSink class registered as `key` (edge_fer.backends.SINKS), imported now."""
+    cls: type[RecordSink] = SINKS.load(key)
     return cls
 
 
