@@ -129,6 +129,7 @@ def test_changes_sends_starts_label_changes_and_ends_only(broker: Broker, clip: 
     assert {r["track_id"] for r in got if r["type"] == "track_end"} == ends
 
 
+@pytest.mark.slow  # waits out a broker outage / retry backoff
 def test_a_10_s_outage_loses_nothing_and_dedup_gives_each_record_once(
         broker: Broker, clip: Path, tmp_path: Path) -> None:
     sub = Subscriber(broker, "edge-fer/+/events")
@@ -204,6 +205,7 @@ def test_a_wrong_password_is_one_line_exit_2_and_never_shows_the_password(
         broker.stop()
 
 
+@pytest.mark.slow  # waits out a broker outage / retry backoff
 def test_a_password_refused_after_a_good_start_is_retried(clip: Path, tmp_path: Path) -> None:
     broker = Broker(tmp_path, users={"cam": "one"})
     broker.start()
