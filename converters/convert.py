@@ -50,6 +50,9 @@ class ConvertConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     seed: int = 0
     tta: str | None = None  # test-time augmentation every export records; None: the card's
+    # Runtimes that also load the exports of another runtime (OpenVINO reads .tflite): each
+    # such file is verified through them too and listed once per runtime that passed.
+    also_runtimes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ def convert(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> Conve
         if not check.passed:
             failures.append(failure_message(fmt.key, check, fmt.quantized, cfg.thresholds))
         artifacts.append(_artifact(fmt, path, info, source_sha, check, cfg, calibration, options))
+        artifacts += _cross_verified(artifacts[-1], cfg, info, verification, reference, echo)
         # Saved after every file: if a later export fails, the finished ones stay listed.
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         previous.merged(artifacts, str(cfg.model), created).save(manifest_file)
@@ -126,6 +130,63 @@ def _export_and_verify(fmt: ExportFormat, keras_model: Any, cfg: ConvertConfig, 
         probs = predict_in_batches(classifier, verification.faces)
     return path, compare(probs, reference, verification.labels, fmt.quantized, cfg.thresholds,
                          verification.source)
+
+
+# runtime -> the suffixes of other runtimes' files it reads
+CROSS_READS: dict[str, tuple[str, ...]] = {"openvino": (".tflite",)}
+
+
+def _cross_verified(artifact: Artifact, cfg: ConvertConfig, info: ModelInfo, verification: Faces,
+                    reference: np.ndarray, echo: Callable[[str], None]) -> list[Artifact]:
+    """`artifact` verified through each of `cfg.also_runtimes` that reads its file, as
+    entries of their own (the same file, another runtime); failures are logged, not listed."""
+    out: list[Artifact] = []
+    path = cfg.out / artifact.file
+    quantized = artifact.input.dtype in ("uint8", "int8")
+    for runtime in cfg.also_runtimes:
+        if runtime == artifact.runtime or path.suffix not in CROSS_READS.get(runtime, ()):
+            continue
+        with _open(runtime, path, info) as classifier:
+            probs = predict_in_batches(classifier, verification.faces)
+        check = compare(probs, reference, verification.labels, quantized, cfg.thresholds,
+                        verification.source)
+        label = f"{artifact.format} on {runtime}"
+        if not check.passed:
+            echo(f"{failure_message(label, check, quantized, cfg.thresholds)}; not listed")
+            continue
+        echo(f"verified {label}: {100 * check.agreement:.1f}% agree with Keras")
+        out.append(replace(artifact, runtime=runtime, verification=check,
+                           versions={**artifact.versions, **_runtime_versions(runtime)}))
+    return out
+
+
+def add_runtimes(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> ConvertResult:
+    """Verify the exports already in `cfg.out` through `cfg.also_runtimes`, without exporting
+    again: the faces are those `convert` verified on (same seed and formats)."""
+    manifest_file = cfg.out / MANIFEST_NAME
+    manifest = Manifest.load(manifest_file)
+    info = read_model_info(cfg.model)
+    if cfg.tta is not None:
+        info = replace(info, tta=cfg.tta)
+    _, verification = _select_faces(cfg, info)
+    reference = _reference(cfg.model, info, verification.faces)
+    present = {(a.file, a.runtime) for a in manifest.artifacts}
+    new: list[Artifact] = []
+    for artifact in manifest.artifacts:
+        if artifact.verification is not None and artifact.verification.passed:
+            new += [a for a in _cross_verified(artifact, cfg, info, verification, reference, echo)
+                    if (a.file, a.runtime) not in present]
+    Manifest(manifest.artifacts + tuple(new), manifest.source, manifest.created).save(manifest_file)
+    return ConvertResult(manifest_file, tuple(new), ())
+
+
+def _runtime_versions(runtime: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return {runtime: version(runtime)}
+    except PackageNotFoundError:
+        return {}
 
 
 def _select_faces(cfg: ConvertConfig, info: ModelInfo) -> tuple[Faces | None, Faces]:

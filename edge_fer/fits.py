@@ -22,9 +22,19 @@ import numpy as np
 Params = dict[str, list[float]]
 
 
-def _lagrange_params(x: np.ndarray, y: np.ndarray) -> Params:
-    from scipy.interpolate import lagrange
+def _interpolate() -> Any:
+    """scipy.interpolate, or say which extra installs it (a device that only runs needs none)."""
+    try:
+        from scipy import interpolate
+    except ImportError:
+        from edge_fer.errors import MissingDependencyError
 
+        raise MissingDependencyError("scipy", "profile", "the profile's latency fits") from None
+    return interpolate
+
+
+def _lagrange_params(x: np.ndarray, y: np.ndarray) -> Params:
+    lagrange = _interpolate().lagrange
     # The monomial coefficients are what the paper reports; evaluation uses the nodes
     # (barycentric form), because a degree-9 monomial sum at r ~ 300 loses most of its digits.
     coefficients = np.asarray(lagrange(x, y).coeffs, dtype=float)
@@ -32,9 +42,7 @@ def _lagrange_params(x: np.ndarray, y: np.ndarray) -> Params:
 
 
 def _lagrange_eval(params: Params, r: np.ndarray) -> np.ndarray:
-    from scipy.interpolate import BarycentricInterpolator
-
-    return np.asarray(BarycentricInterpolator(params["x"], params["y"])(r), dtype=float)
+    return np.asarray(_interpolate().BarycentricInterpolator(params["x"], params["y"])(r), dtype=float)
 
 
 def _poly2_params(x: np.ndarray, y: np.ndarray) -> Params:
@@ -67,9 +75,8 @@ def _pchip_params(x: np.ndarray, y: np.ndarray) -> Params:
 
 
 def _pchip_eval(params: Params, r: np.ndarray) -> np.ndarray:
-    from scipy.interpolate import PchipInterpolator
-
-    return np.asarray(PchipInterpolator(params["x"], params["y"], extrapolate=True)(r), dtype=float)
+    curve = _interpolate().PchipInterpolator(params["x"], params["y"], extrapolate=True)
+    return np.asarray(curve(r), dtype=float)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,12 @@ from click.testing import CliRunner, Result
 from converters.formats import FORMATS, check_options, get_format, parse_formats
 from converters.verify import Thresholds, compare, failure_message, raise_if_failed
 from edge_fer.cli import cli
+from edge_fer.defaults import DEFAULT_MODEL_DIR
 from edge_fer.errors import CheckFailed, UserInputError
 from edge_fer.manifest import Manifest, sha256_file
+from edge_fer.runtimes import load_classifier
+
+DEFAULT_KERAS = DEFAULT_MODEL_DIR / "model.keras"
 
 
 def invoke(args: list[str]) -> Result:
@@ -252,3 +257,31 @@ def test_cli_convert_with_flip_tta_records_it_and_verifies_like_with_like(
     assert entry["verification"]["max_abs_diff"] <= 1e-4
     with load_classifier(out) as classifier:
         assert classifier.info.tta == "flip"
+
+
+@pytest.mark.slow
+def test_also_runtime_verifies_the_tflite_exports_through_openvino(converted: Path, tiny_model: Path,
+                                                                   fer_root: Path,
+                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "exports"
+    shutil.copytree(converted, out)
+    before = json.loads((out / "manifest.json").read_text())["artifacts"]
+    result = invoke(["convert", "--model", str(tiny_model), "--out", str(out), "--formats", "none",
+                     "--also-runtime", "openvino", "--calibration", str(fer_root / "train"),
+                     "--calibration-samples", "100", "--verify-data", str(fer_root / "test"),
+                     "--samples", "100"])
+    assert result.exit_code == 0
+    after = json.loads((out / "manifest.json").read_text())["artifacts"]
+    assert after[:len(before)] == before  # the exports' own entries are untouched
+    added = after[len(before):]
+    assert added and all(a["runtime"] == "openvino" and a["file"].endswith(".tflite")
+                         and a["verification"]["passed"] for a in added)
+    assert "tflite-fp32@openvino" in result.output
+    with load_classifier(out / "model_fp32.tflite", "openvino") as classifier:
+        assert classifier.key == "openvino"
+
+
+def test_formats_none_without_also_runtime_is_refused(tmp_path: Path) -> None:
+    result = invoke(["convert", "--model", str(DEFAULT_KERAS), "--out", str(tmp_path),
+                     "--formats", "none"])
+    assert result.exit_code == 2 and "--also-runtime" in result.output

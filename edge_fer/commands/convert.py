@@ -14,7 +14,7 @@ from edge_fer.options import tta_option
 @click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The Keras model (.keras) to convert; its .card.json must sit beside it.")
 @click.option("--formats", default="all", show_default=True,
-              help=f"Comma-separated formats: {', '.join(FORMATS)}, or all.")
+              help=f"Comma-separated formats: {', '.join(FORMATS)}, or all (none: see --also-runtime).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder for the models and manifest.json.")
 @click.option("--calibration", type=click.Path(exists=True, path_type=Path),
@@ -40,19 +40,29 @@ from edge_fer.options import tta_option
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the face samples.")
 @tta_option(model=None, note="Every export records it and is verified with it "
                              "[default: the model card's, none when it names none].")
+@click.option("--also-runtime", "also_runtimes", multiple=True, type=click.Choice(["openvino"]),
+              help="Verify the TFLite exports through this runtime too (OpenVINO reads .tflite) "
+                   "and list them for it, so a device with only that runtime runs them. With "
+                   "--formats none: only verify the exports already in OUT (same faces).")
 def command(model: Path, formats: str, out: Path, calibration: Path | None,
             calibration_samples: int, verify_data: Path | None, samples: int,
             io_dtype: str | None, int8_fallback: str | None, min_agreement: float,
-            max_int8_drop: float, seed: int, tta: str | None) -> None:
+            max_int8_drop: float, seed: int, tta: str | None,
+            also_runtimes: tuple[str, ...]) -> None:
     """Export a Keras model to TFLite/OpenVINO, verify each, write a manifest.
 
     Exits 1 when an export fails verification (the manifest still records its figures).
     """
-    from converters.convert import INT8_FALLBACK, ConvertConfig, convert
+    from converters.convert import INT8_FALLBACK, ConvertConfig, add_runtimes, convert
     from converters.formats import check_options, parse_formats
     from converters.verify import Thresholds, raise_if_failed
+    from edge_fer.errors import UserInputError
 
-    chosen = parse_formats(formats)
+    only_verify = formats.strip().lower() == "none"
+    if only_verify and not also_runtimes:
+        raise UserInputError("--formats none exports nothing: add --also-runtime to verify the "
+                             "exports in --out through another runtime")
+    chosen = parse_formats("tflite-int8" if only_verify else formats)
     check_options(chosen, {"io_dtype": "--io-dtype"} if io_dtype else {})
     check_options(chosen, {"float_from": "--int8-fallback"} if int8_fallback else {})
     fallback = INT8_FALLBACK if int8_fallback is None else tuple(
@@ -62,14 +72,16 @@ def command(model: Path, formats: str, out: Path, calibration: Path | None,
         model=model, out=out, formats=tuple(chosen), calibration=calibration,
         calibration_samples=calibration_samples, verify_data=verify_data, samples=samples,
         io_dtype=io_dtype or "uint8", int8_fallback=fallback,
-        thresholds=Thresholds(min_agreement / 100, max_int8_drop / 100), seed=seed, tta=tta)
-    result = convert(cfg, echo=click.echo)
+        thresholds=Thresholds(min_agreement / 100, max_int8_drop / 100), seed=seed, tta=tta,
+        also_runtimes=also_runtimes)
+    result = (add_runtimes if only_verify else convert)(cfg, echo=click.echo)
     click.echo(f"\n{'format':<14} {'file':<20} {'size MB':>8} {'agree %':>8} {'max diff':>9} "
                f"{'acc %':>6} {'keras %':>8}  check")
     for a in result.artifacts:
         v = a.verification
         assert v is not None  # convert always verifies
-        click.echo(f"{a.format:<14} {a.file:<20} {a.size / 1e6:>8.2f} {100 * v.agreement:>8.1f} "
+        label = a.format if a.format.startswith(a.runtime) else f"{a.format}@{a.runtime}"
+        click.echo(f"{label:<14} {a.file:<20} {a.size / 1e6:>8.2f} {100 * v.agreement:>8.1f} "
                    f"{v.max_abs_diff:>9.4f} {100 * (v.accuracy or 0):>6.1f} "
                    f"{100 * (v.reference_accuracy or 0):>8.1f}  {'ok' if v.passed else 'FAILED'}"
                    + (f" (float from {a.options['float_from']})" if "float_from" in a.options

@@ -160,11 +160,12 @@ def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
     candidates = Manifest.load(path).preferred(runtime)
     if not candidates:
         raise ModelError(f"{path}: no verified model" + (f" for the {runtime} runtime" if runtime else ""))
-    missing: list[str] = []
+    missing: list[MissingDependencyError] = []
     for artifact in candidates:
         try:
             return load_classifier(path.parent / artifact.file, artifact.runtime, threads,
                                    resolution, tta)
         except MissingDependencyError as e:
-            missing.append(f"{artifact.file} ({e.package})")
-    raise UserInputError(f"{path}: no runtime installed for any of its models: " + ", ".join(missing))
+            missing.append(e)
+    installs = " or ".join(dict.fromkeys(f"pip install 'edge-fer[{e.extra}]'" for e in missing))
+    raise UserInputError(f"{path}: no runtime installed for any of its models; {installs}")

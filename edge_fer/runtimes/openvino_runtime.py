@@ -1,4 +1,10 @@
-"""OpenVINO runtime: runs an OpenVINO IR (`model.xml` + `model.bin`) on the CPU plugin.
+"""OpenVINO runtime: runs an OpenVINO IR (`model.xml` + `model.bin`), or a `.tflite` file
+through OpenVINO's TFLite frontend, on the CPU plugin.
+
+A quantized `.tflite` keeps its uint8 input and output: the input takes the pixels as they
+are (the 0-255 range every export takes), the output is mapped back to probabilities by the
+range of the model's last FakeQuantize. Whether that reproduces the model is for
+verification to say (`edge-fer convert --also-runtime openvino`), as for any export.
 
 The IR keeps its spatial input dynamic; the runtime compiles it for one resolution at a time
 (static shapes are what the CPU plugin runs fastest) and recompiles on a resize.
@@ -49,6 +55,11 @@ class OpenVINOClassifier(Classifier):
                                         "INFERENCE_PRECISION_HINT": "f32"}
         if threads:
             self._config["INFERENCE_NUM_THREADS"] = int(threads)
+        if Path(path).suffix.lower() == ".tflite":
+            # OpenVINO's low-precision transformations rebuild the int8 graph with their own
+            # requantization: on the shipped EfficientNetV2 that changed 22% of top-1 classes
+            # against LiteRT. Without them its FakeQuantize ops run in f32: 97% agree.
+            self._config["LP_TRANSFORMS_MODE"] = False
         self._core = ov.Core()
         # Check the root element first: given any other XML, OpenVINO tries every frontend
         # (TensorFlow's prints parse errors) and reports only "unable to read".
@@ -57,7 +68,10 @@ class OpenVINOClassifier(Classifier):
                 head = f.read(1024)
         except OSError as e:
             raise ModelError(f"{path}: cannot read ({e.strerror})") from None
-        if b"<net " not in head:
+        tflite = Path(path).suffix.lower() == ".tflite"
+        if tflite and head[4:8] != b"TFL3":
+            raise ModelError(f"{path}: not a TFLite model (no TFL3 identifier)")
+        if not tflite and b"<net " not in head:
             raise ModelError(f"{path}: not an OpenVINO IR (no <net> element at the start)")
         try:
             self._model = self._core.read_model(str(path))
@@ -75,6 +89,11 @@ class OpenVINOClassifier(Classifier):
             raise ModelError(f"{path}: the output has no fixed class dimension ({out_shape})")
         self.check_output(out_shape[out_shape.rank.get_length() - 1].get_length(), str(path))
         self._fixed = in_shape[1].get_length() if in_shape[1].is_static else None
+        self._in_dtype = _INPUT_TYPES.get(self._model.inputs[0].get_element_type().get_type_name())
+        if self._in_dtype is None:
+            raise ModelError(f"{path}: unsupported input type "
+                             f"{self._model.inputs[0].get_element_type()} (expected f32 or u8)")
+        self._dequantize = _output_dequantization(self._model, str(path))
         # One face of the camera loop is one image, or two under TTA (a framing and its mirror,
         # edge_fer.tta): that batch gets the static request, any other size the dynamic one.
         self._static_batch = images_per_frame(info.tta)
@@ -105,7 +124,7 @@ class OpenVINOClassifier(Classifier):
         return compiled.create_infer_request()
 
     def _predict(self, faces: np.ndarray) -> np.ndarray:
-        x = np.repeat(faces[..., None], 3, axis=-1).astype(np.float32)
+        x = np.repeat(faces[..., None], 3, axis=-1).astype(self._in_dtype)
         if len(faces) == self._static_batch:
             request = self._static
         else:
@@ -113,12 +132,39 @@ class OpenVINOClassifier(Classifier):
                 self._batched = self._compile(-1, self._resolution)
             request = self._batched
         request.infer({0: x})
-        return np.array(request.get_output_tensor(0).data, dtype=np.float32)
+        y = np.array(request.get_output_tensor(0).data, dtype=np.float32)
+        if self._dequantize is not None:
+            low, step = self._dequantize
+            y = low + y * step
+        return y
 
     def close(self) -> None:
         self._static = None
         self._batched = None
         self._model = None
+
+
+_INPUT_TYPES: dict[str, Any] = {"f32": np.float32, "u8": np.uint8}
+
+
+def _output_dequantization(model: Any, origin: str) -> tuple[float, float] | None:
+    """(low, step) mapping an integer output back to real values; None for a float output.
+
+    OpenVINO's TFLite frontend ends a quantized model with FakeQuantize -> Convert(u8): the
+    FakeQuantize maps [in_low, in_high] onto the integer levels [out_low, out_high].
+    """
+    output = model.outputs[0]
+    if output.get_element_type().is_real():
+        return None
+    convert = model.get_results()[0].input_value(0).get_node()
+    fq = convert.input_value(0).get_node() if convert.get_type_name() == "Convert" else None
+    if fq is None or fq.get_type_name() != "FakeQuantize":
+        raise ModelError(f"{origin}: integer output {output.get_element_type()} without the "
+                         "FakeQuantize that says its scale")
+    in_low, in_high, out_low, out_high = (
+        float(np.asarray(fq.input_value(i).get_node().get_data()).ravel()[0]) for i in range(1, 5))
+    step = (in_high - in_low) / (out_high - out_low)
+    return in_low - out_low * step, step
 
 
 def _first_line(e: BaseException) -> str:

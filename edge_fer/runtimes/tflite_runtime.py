@@ -2,7 +2,9 @@
 
 Interpreters are tried in the order a device is most likely to have them: `ai_edge_litert`
 (the maintained package), `tflite_runtime` (older Raspberry Pi images), and only then
-`tensorflow.lite`, which pulls in all of TensorFlow.
+`tensorflow.lite`, which pulls in all of TensorFlow. `tflite_runtime` (edge-fer[tflite-runtime],
+the only LiteRT wheel for 32-bit Raspberry Pi OS) is built for numpy 1 and has no XNNPACK
+delegate by default: it runs the same files, several times slower on float models.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from edge_fer.errors import MissingDependencyError, ModelError
+from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.hardware import usable_cores
+from edge_fer.numpy_abi import abi_message, is_abi_error
 from edge_fer.runtimes.base import Classifier, ModelInfo
 
 log = logging.getLogger(__name__)
@@ -23,19 +26,23 @@ _QUANTIZED = (np.uint8, np.int8)
 
 
 def import_interpreter() -> Any:
-    """The first TFLite `Interpreter` class that imports, or say which extra installs one."""
+    """The first TFLite `Interpreter` class that imports, or say which extra installs one.
+
+    A package that is installed but fails to import for want of its numpy (tflite_runtime
+    under numpy 2) is reported as such, not skipped: its fix is not another package.
+    """
     try:
         from ai_edge_litert.interpreter import Interpreter
 
         return Interpreter
-    except ImportError:
-        pass
+    except ImportError as e:
+        _raise_if_abi(e, "ai-edge-litert")
     try:
         from tflite_runtime.interpreter import Interpreter
 
         return Interpreter
-    except ImportError:
-        pass
+    except (ImportError, AttributeError, ValueError) as e:
+        _raise_if_abi(e, "tflite-runtime")
     try:
         import tensorflow as tf
 
@@ -68,6 +75,8 @@ class TFLiteClassifier(Classifier):
                                            num_threads=threads or usable_cores())
             self._interp.allocate_tensors()
         except Exception as e:  # LiteRT raises ValueError/RuntimeError for a bad flatbuffer
+            if is_abi_error(e):
+                raise UserInputError(abi_message(interpreter_cls.__module__.split(".")[0])) from None
             raise ModelError(f"{path}: not a readable TFLite model "
                              f"({type(e).__name__}: {_first_line(e)})") from None
         inputs = self._interp.get_input_details()
@@ -134,6 +143,13 @@ class TFLiteClassifier(Classifier):
 
     def close(self) -> None:
         self._interp = None
+
+
+def _raise_if_abi(error: BaseException, package: str) -> None:
+    if is_abi_error(error):
+        raise UserInputError(abi_message(package)) from None
+    if not isinstance(error, ImportError):
+        raise error
 
 
 def _first_line(e: BaseException) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from edge_fer.errors import UserInputError
+from edge_fer.numpy_abi import abi_message, is_abi_error
 from edge_fer.sources.base import FrameSource, SourceError
 
 log = logging.getLogger(__name__)
@@ -16,6 +17,23 @@ DEFAULT_SIZE = (640, 480)
 INSTALL_HINT = ("the picamera2 source needs the picamera2 package, which comes with Raspberry Pi "
                 "OS (sudo apt install python3-picamera2; create the venv with "
                 "--system-site-packages); it does not run on other machines")
+
+
+def import_picamera2() -> Any:
+    """picamera2's camera class, or one line saying why it cannot load and what fixes it.
+
+    Why ValueError too: a venv that installed numpy 2 over Raspberry Pi OS's numpy 1 breaks
+    picamera2's compiled helpers (simplejpeg) at import with "numpy.dtype size changed".
+    """
+    try:
+        from picamera2 import Picamera2
+    except (ImportError, ValueError, AttributeError) as e:
+        if is_abi_error(e):
+            raise UserInputError(abi_message("picamera2 (from apt)")) from None
+        if isinstance(e, ImportError):
+            raise UserInputError(INSTALL_HINT) from None
+        raise UserInputError(f"picamera2 failed to import ({type(e).__name__}: {e})") from None
+    return Picamera2
 
 
 class Picamera2Source(FrameSource):
@@ -39,10 +57,7 @@ class Picamera2Source(FrameSource):
 
     def open(self) -> None:
         self.close()
-        try:
-            from picamera2 import Picamera2
-        except ImportError:
-            raise UserInputError(INSTALL_HINT) from None
+        Picamera2 = import_picamera2()
         try:
             cam = Picamera2(self.camera_num)
         except (IndexError, RuntimeError, OSError) as e:
