@@ -41,9 +41,9 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from edge_fer.commands import convert, evaluate, profile, run, train
+    from edge_fer.commands import bundle, convert, evaluate, profile, run, train
 
-    for module in (train, evaluate, convert, profile, run):
+    for module in (train, evaluate, convert, profile, run, bundle):
         add_verbose_option(module.command)  # -v after the command name works too
         cli.add_command(module.command)
 

@@ -21,7 +21,8 @@ def test_help_lists_every_command_with_its_whole_summary() -> None:
     result = run("--help")
     assert result.exit_code == 0
     listed = result.output.split("Commands:", 1)[1].strip().splitlines()
-    assert [line.split()[0] for line in listed] == ["convert", "evaluate", "profile", "run", "train"]
+    assert [line.split()[0] for line in listed] == ["bundle", "convert", "evaluate", "profile", "run",
+                                                    "train"]
     assert not any(line.rstrip().endswith("...") for line in listed), "a summary is cut off"
 
 

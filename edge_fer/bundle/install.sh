@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Install edge-fer from this bundle (made by `edge-fer bundle` on a workstation):
+#   bash install.sh [--prefix /opt/edge-fer] [--no-service] [--target KEY]
+# makes PREFIX/venv, installs edge-fer with the runtime the model needs (offline when the
+# bundle carries wheels/), copies the model (and profile) under PREFIX, runs `edge-fer run`
+# on the clip it carries to prove the install, then (unless --no-service) installs and
+# enables the systemd unit. Every check that can fail runs before anything is written; a
+# failure later removes what this run made. Exit status: 0 ok, 1 the final check failed,
+# 2 bad input (arguments, this machine, the bundle).
+set -euo pipefail
+
+BUNDLE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PREFIX=/opt/edge-fer
+SERVICE=1
+TARGET=""
+UNIT_DIR="${EDGE_FER_UNIT_DIR:-/etc/systemd/system}"
+ETC_DIR="${EDGE_FER_ETC_DIR:-/etc/edge-fer}"
+
+die() { echo "install.sh: error: $1" >&2; exit "${2:-2}"; }
+say() { echo "install.sh: $1"; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prefix) [ $# -ge 2 ] || die "--prefix needs a folder"; PREFIX="$2"; shift 2 ;;
+        --prefix=*) PREFIX="${1#*=}"; shift ;;
+        --no-service) SERVICE=0; shift ;;
+        --target) [ $# -ge 2 ] || die "--target needs a key"; TARGET="$2"; shift 2 ;;
+        --target=*) TARGET="${1#*=}"; shift ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option '$1' (use --prefix DIR, --no-service, --target KEY)" ;;
+    esac
+done
+case "$PREFIX" in /*) ;; *) PREFIX="$(pwd)/$PREFIX" ;; esac
+
+# -- checks: nothing is written before all of these pass ------------------------------------
+[ -f "$BUNDLE/bundle.json" ] || die "$BUNDLE: no bundle.json (not a bundle from edge-fer bundle)"
+command -v python3 >/dev/null 2>&1 \
+    || die "python3 not found: sudo apt install python3 python3-venv python3-numpy"
+# A tiny reader of bundle.json (python3's json: no jq needed on the device).
+field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' \
+    "$BUNDLE/bundle.json" "$1"; }
+MACHINE="$(uname -m)"
+PYVER="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+if [ -z "$TARGET" ]; then
+    # The first bundled target for this machine; a Bookworm-specific one on Debian 12.
+    CODENAME="$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true)"
+    TARGET="$(python3 - "$BUNDLE/bundle.json" "$MACHINE" "$CODENAME" <<'EOF'
+import json, sys
+targets = json.load(open(sys.argv[1]))["targets"]
+mine = [k for k, t in targets.items() if t["machine"] == sys.argv[2]]
+best = [k for k in mine if k.startswith(sys.argv[3] + "-")] if sys.argv[3] else []
+print((best or [k for k in mine if "-" not in k] or mine or [""])[0])
+EOF
+)"
+    [ -n "$TARGET" ] || die "this bundle is for $(field '", ".join(sorted({t["machine"] for t in d["targets"].values()}))'), not $MACHINE: on the workstation run edge-fer bundle --target KEY for this machine (see edge-fer bundle --help)"
+fi
+[ "$(field "d['targets'].get('$TARGET', {}).get('machine', '')")" = "$MACHINE" ] \
+    || die "target '$TARGET' is not in this bundle for a $MACHINE machine (bundled: $(field '", ".join(d["targets"])'))"
+EXTRA="$(field 'd["extra"]')"
+WHEEL="$BUNDLE/$(field 'd["wheel"]')"
+SITE="$(field "d['targets']['$TARGET']['system_site_packages']")"
+WANT_PY="$(field "d['targets']['$TARGET']['python']")"
+CONSTRAINTS="$BUNDLE/constraints/$TARGET.txt"
+WHEELS="$BUNDLE/wheels/$TARGET"
+if [ "$EXTRA" = tflite ] && [ "$MACHINE" = armv7l ]; then
+    die "ai-edge-litert has no wheel for 32-bit ARM (armv7l): on the workstation run edge-fer bundle --target bookworm-armhf --extra tflite-runtime, or install 64-bit Raspberry Pi OS"
+fi
+python3 -c 'import venv, ensurepip' 2>/dev/null \
+    || die "python3 cannot make a virtual environment here: sudo apt install python3-venv"
+if [ -d "$WHEELS" ]; then
+    [ "$PYVER" = "$WANT_PY" ] || die "the wheels in $WHEELS are for Python $WANT_PY, this python3 is $PYVER: rebuild the bundle for this machine, or without --with-wheels (pip then downloads)"
+    RUNTIME_WHEEL=$(field "{'tflite': 'ai_edge_litert', 'tflite-runtime': 'tflite_runtime', 'openvino': 'openvino'}[d['extra']]")
+    compgen -G "$WHEELS/${RUNTIME_WHEEL}-*.whl" >/dev/null \
+        || die "no $RUNTIME_WHEEL wheel for $MACHINE in $WHEELS: rebuild the bundle with --with-wheels --target $TARGET"
+fi
+if [ "$SERVICE" = 1 ]; then
+    [ "$(id -u)" = 0 ] || die "installing the service needs root: sudo bash $0 ..., or add --no-service"
+    command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] \
+        || die "no running systemd here to install the service into: add --no-service"
+fi
+if [ -e "$PREFIX/venv" ] && ! [ -x "$PREFIX/venv/bin/python" ]; then
+    die "$PREFIX/venv exists but is not a virtual environment: remove it or choose another --prefix"
+fi
+
+# -- install: undo what this run made if any step fails -------------------------------------
+MADE=()
+cleanup() {
+    local status=$?
+    if [ $status -ne 0 ]; then
+        for path in "${MADE[@]:-}"; do [ -n "$path" ] && rm -rf "$path"; done
+        echo "install.sh: stopped; removed what this run had made (${#MADE[@]} paths)" >&2
+    fi
+}
+trap cleanup EXIT
+mkdir -p "$PREFIX"
+if ! [ -x "$PREFIX/venv/bin/python" ]; then
+    say "making $PREFIX/venv (python3 $PYVER$([ "$SITE" = True ] && echo ', with the system site-packages'))"
+    MADE+=("$PREFIX/venv")
+    if [ "$SITE" = True ]; then python3 -m venv --system-site-packages "$PREFIX/venv"
+    else python3 -m venv "$PREFIX/venv"; fi
+fi
+PIP=("$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check
+     --constraint "$CONSTRAINTS")
+if [ -d "$WHEELS" ]; then PIP+=(--no-index --find-links "$WHEELS"); fi
+say "installing $(basename "$WHEEL") [$EXTRA]$([ -d "$WHEELS" ] && echo ' from the bundled wheels (offline)')"
+if ! PIP_CONSTRAINT= "${PIP[@]}" "$WHEEL[$EXTRA]"; then
+    die "pip could not install edge-fer[$EXTRA] (see above); nothing else was changed" 2
+fi
+
+MODEL_DIR="$PREFIX/model"
+[ -e "$MODEL_DIR" ] || MADE+=("$MODEL_DIR")
+rm -rf "$MODEL_DIR.new" && mkdir -p "$MODEL_DIR.new" && MADE+=("$MODEL_DIR.new")
+cp "$BUNDLE"/model/* "$MODEL_DIR.new/"
+rm -rf "$MODEL_DIR" && mv "$MODEL_DIR.new" "$MODEL_DIR"
+PROFILE=""
+if [ "$(field 'd["profile"] or ""')" != "" ]; then
+    PROFILE="$PREFIX/profile.json"; cp "$BUNDLE/profile.json" "$PROFILE"
+fi
+
+# -- prove the install: the model through the installed runtime on real faces ---------------
+CHECK_LOG="$PREFIX/install-check.jsonl"
+say "checking: edge-fer run on $(basename "$BUNDLE/check.avi") with $MODEL_DIR"
+if ! "$PREFIX/venv/bin/edge-fer" run --source "$BUNDLE/check.avi" --model "$MODEL_DIR" \
+        ${PROFILE:+--profile "$PROFILE"} --log "$CHECK_LOG" --give-up-after 10; then
+    die "the check run failed (see above): the install in $PREFIX is not usable" 1
+fi
+FACES=$(grep -c '"type": *"face"' "$CHECK_LOG" || true)
+[ "${FACES:-0}" -gt 0 ] || die "the check run found no faces in the clip ($CHECK_LOG)" 1
+say "check passed: $FACES face records, e.g. $(grep -m1 -o '"label": *"[a-z]*"' "$CHECK_LOG")"
+
+# -- the service ------------------------------------------------------------------------------
+if [ "$SERVICE" = 1 ]; then
+    mkdir -p "$ETC_DIR"
+    ENV_FILE="$ETC_DIR/edge-fer.env"
+    if [ -e "$ENV_FILE" ]; then
+        ENV_FILE="$ETC_DIR/edge-fer.env.new"
+        say "keeping your $ETC_DIR/edge-fer.env; the bundle's settings are in $ENV_FILE"
+    fi
+    { cat "$BUNDLE/systemd/edge-fer.env"
+      echo
+      echo "# Set by install.sh from the bundle:"
+      echo "EDGE_FER_MODEL=$MODEL_DIR"
+      [ -n "$PROFILE" ] && echo "EDGE_FER_PROFILE=$PROFILE"
+    } > "$ENV_FILE"
+    MADE+=("$ENV_FILE")
+    UNIT="$UNIT_DIR/edge-fer.service"
+    sed "s#/opt/edge-fer/venv/bin#$PREFIX/venv/bin#g" "$BUNDLE/systemd/edge-fer.service" > "$UNIT"
+    MADE+=("$UNIT")
+    if command -v systemd-analyze >/dev/null 2>&1; then
+        systemd-analyze verify "$UNIT" || die "systemd-analyze rejects $UNIT (see above)"
+    fi
+    systemctl daemon-reload
+    systemctl enable edge-fer.service
+    say "service installed and enabled: set EDGE_FER_SOURCE in $ENV_FILE, then sudo systemctl start edge-fer"
+fi
+MADE=()
+say "done: $PREFIX/venv/bin/edge-fer ($(du -sm "$PREFIX/venv" | cut -f1) MB venv), model in $MODEL_DIR"

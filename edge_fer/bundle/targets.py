@@ -1,0 +1,70 @@
+"""The device platforms a bundle can be built for: one row each, nothing else branches on them.
+
+Why Bookworm pins numpy 1: Raspberry Pi OS's picamera2 and its compiled helpers come from apt,
+built for the system numpy 1.24; a venv that sees them (`--system-site-packages`) must not
+install numpy 2 over it. `numpy<2` keeps the system one and makes pip choose an
+opencv-python-headless built for numpy 1 (4.11); 4.12 and later ask for numpy >= 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import platform
+import sys
+from dataclasses import dataclass
+
+from edge_fer.errors import UserInputError
+
+_NUMPY1 = ("numpy<2", "opencv-python-headless<4.12")
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    machine: str  # `uname -m` on the device
+    description: str
+    python: str  # the device's python3 (major.minor): wheels are downloaded for it
+    platforms: tuple[str, ...]  # pip --platform tags its wheels may carry
+    constraints: tuple[str, ...]
+    system_site_packages: bool  # the venv sees apt's packages (picamera2, numpy)
+    # extra -> why it cannot be installed here (no wheel for the machine)
+    unavailable: tuple[tuple[str, str], ...] = ()
+
+    def check_extra(self, extra: str) -> None:
+        reason = dict(self.unavailable).get(extra)
+        if reason:
+            raise UserInputError(f"--target {self.key}: {reason}")
+
+
+def _manylinux(machine: str) -> tuple[str, ...]:
+    return ("manylinux2014_" + machine,
+            *(f"manylinux_2_{v}_{machine}" for v in (17, 24, 27, 28, 31, 34, 35, 36)))
+
+
+TARGETS: dict[str, Target] = {t.key: t for t in (
+    Target("bookworm-arm64", "aarch64", "Raspberry Pi OS / Debian 12 Bookworm, 64-bit (Pi 4, Pi 5)",
+           "3.11", _manylinux("aarch64"), _NUMPY1, True),
+    Target("bookworm-armhf", "armv7l", "Raspberry Pi OS / Debian 12 Bookworm, 32-bit", "3.11",
+           ("linux_armv7l",), _NUMPY1, True,
+           (("tflite", "ai-edge-litert has no wheel for 32-bit ARM (armv7l): build the bundle "
+                       "with --extra tflite-runtime, or install 64-bit Raspberry Pi OS"),
+            ("openvino", "OpenVINO has no wheel for 32-bit ARM (armv7l): build the bundle "
+                         "with --extra tflite-runtime"))),
+    Target("bookworm-x86_64", "x86_64", "Debian 12 Bookworm on x86-64 (apt's python3-numpy 1.24)",
+           "3.11", _manylinux("x86_64"), _NUMPY1, True),
+    Target("x86_64", "x86_64", "any x86-64 Linux with the workstation's Python",
+           f"{sys.version_info.major}.{sys.version_info.minor}", _manylinux("x86_64"), (), False),
+)}
+
+
+def get_target(key: str) -> Target:
+    if key in TARGETS:
+        return TARGETS[key]
+    close = difflib.get_close_matches(key, list(TARGETS), n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise UserInputError(f"unknown target '{key}'{hint} (choose from {', '.join(TARGETS)})")
+
+
+def this_machine() -> str:
+    """The target key for the machine running this (the default of `edge-fer bundle`)."""
+    return "bookworm-arm64" if platform.machine() == "aarch64" else "x86_64"
