@@ -165,6 +165,11 @@ def test_bundle_installs_and_proves_itself_on_the_clip(tmp_path: Path) -> None:
     out = tmp_path / "bundle"
     assert invoke(["bundle", "--out", str(out), "--target", "x86_64",
                    "--target", "bookworm-x86_64"]).exit_code == 0
+    record = json.loads((out / "bundle.json").read_text())
+    names = zipfile.ZipFile(out / record["wheel"]).namelist()
+    assert "edge_fer/systemd/edge-fer.service" in names and "edge_fer/bundle/install.sh" in names
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    assert not any(n.endswith(".keras") for n in names)
     prefix = tmp_path / "device"
     done = _install(out, prefix, "--no-service")
     print(done.stdout, done.stderr)

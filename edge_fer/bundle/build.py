@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 BUNDLE_KIND = "edge-fer-bundle"
 BUNDLE_SCHEMA = 1
 HERE = Path(__file__).resolve().parent
-PROJECT_ROOT = HERE.parent.parent  # a clone: pyproject.toml and systemd/ sit here
+PROJECT_ROOT = HERE.parent.parent  # a clone: pyproject.toml sits here
 # The runtime key of an export -> the extra that installs it (edge-fer[...]).
 RUNTIME_EXTRAS = {"tflite": "tflite", "openvino": "openvino"}
 # Extras a bundle may ask for, and the runtime key each serves.
@@ -137,11 +137,10 @@ def _extra_for(manifest: Manifest, origin: Path) -> str:
 
 
 def _unit_files() -> list[Path]:
-    folder = PROJECT_ROOT / "systemd"
+    folder = HERE.parent / "systemd"  # the wheel's copy, or (in a clone) a link to systemd/
     files = sorted(folder.glob("*.service")) + sorted(folder.glob("*.env"))
     if not files:
-        raise UserInputError(f"{folder}: no systemd unit here; build bundles from a clone of "
-                             "edge-fer (the units are not part of the wheel)")
+        raise RuntimeFailure(f"{folder}: no systemd unit (a broken install of edge-fer)")
     return files
 
 
