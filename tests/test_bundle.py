@@ -101,8 +101,8 @@ def test_armhf_with_ai_edge_litert_is_refused_with_the_way_out(tmp_path: Path, w
     assert not (tmp_path / "b").exists()
 
 
-def test_unknown_target_suggests_the_closest() -> None:
-    with pytest.raises(UserInputError, match="bookworm-arm64"):
+def test_unknown_target_lists_the_known_ones() -> None:
+    with pytest.raises(UserInputError, match="choose from bookworm-arm64"):
         get_target("bookworm-aarch64")
     assert all(t.machine in ("aarch64", "armv7l", "x86_64") for t in TARGETS.values())
 
@@ -163,8 +163,8 @@ def test_install_rejects_unknown_options(bundle: Path, tmp_path: Path) -> None:
 def test_bundle_installs_and_proves_itself_on_the_clip(tmp_path: Path) -> None:
     """The real thing: the wheel built from this tree, pip, the runtime, `edge-fer run`."""
     out = tmp_path / "bundle"
-    assert invoke(["bundle", "--out", str(out), "--target", "x86_64",
-                   "--target", "bookworm-x86_64"]).exit_code == 0
+    # x86_64: a plain venv, blind to whatever the test machine's python3 has installed.
+    assert invoke(["bundle", "--out", str(out), "--target", "x86_64"]).exit_code == 0
     record = json.loads((out / "bundle.json").read_text())
     names = zipfile.ZipFile(out / record["wheel"]).namelist()
     assert "edge_fer/systemd/edge-fer.service" in names and "edge_fer/bundle/install.sh" in names

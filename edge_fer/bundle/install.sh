@@ -36,30 +36,39 @@ case "$PREFIX" in /*) ;; *) PREFIX="$(pwd)/$PREFIX" ;; esac
 [ -f "$BUNDLE/bundle.json" ] || die "$BUNDLE: no bundle.json (not a bundle from edge-fer bundle)"
 command -v python3 >/dev/null 2>&1 \
     || die "python3 not found: sudo apt install python3 python3-venv python3-numpy"
-# A tiny reader of bundle.json (python3's json: no jq needed on the device).
-field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' \
-    "$BUNDLE/bundle.json" "$1"; }
 MACHINE="$(uname -m)"
 PYVER="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-if [ -z "$TARGET" ]; then
-    # The first bundled target for this machine; a Bookworm-specific one on Debian 12.
-    CODENAME="$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true)"
-    TARGET="$(python3 - "$BUNDLE/bundle.json" "$MACHINE" "$CODENAME" <<'EOF'
-import json, sys
-targets = json.load(open(sys.argv[1]))["targets"]
-mine = [k for k, t in targets.items() if t["machine"] == sys.argv[2]]
-best = [k for k in mine if k.startswith(sys.argv[3] + "-")] if sys.argv[3] else []
-print((best or [k for k in mine if "-" not in k] or mine or [""])[0])
+CODENAME="$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true)"
+# bundle.json read once, by python3 (no jq on a device): shell assignments, or ERROR=...
+eval "$(python3 - "$BUNDLE/bundle.json" "$MACHINE" "$CODENAME" "$TARGET" <<'EOF'
+import json, shlex, sys
+path, machine, codename, target = sys.argv[1:5]
+d = json.load(open(path))
+targets = d["targets"]
+out = {}
+if not target:
+    # The first bundled target for this machine; the one for this Debian release if any.
+    mine = [k for k, t in targets.items() if t["machine"] == machine]
+    best = [k for k in mine if codename and k.startswith(codename + "-")]
+    target = (best or [k for k in mine if "-" not in k] or mine or [""])[0]
+if not target:
+    machines = ", ".join(sorted({t["machine"] for t in targets.values()}))
+    out["ERROR"] = (f"this bundle is for {machines}, not {machine}: on the workstation run "
+                    f"edge-fer bundle --target KEY for this machine (see edge-fer bundle --help)")
+elif targets.get(target, {}).get("machine") != machine:
+    out["ERROR"] = (f"target '{target}' is not in this bundle for a {machine} machine "
+                    f"(bundled: {', '.join(targets)})")
+else:
+    t = targets[target]
+    out.update(TARGET=target, EXTRA=d["extra"], WHEEL=d["wheel"], PROFILE_FILE=d["profile"] or "",
+               SITE=str(t["system_site_packages"]), WANT_PY=t["python"],
+               RUNTIME_WHEEL={"tflite": "ai_edge_litert", "tflite-runtime": "tflite_runtime",
+                              "openvino": "openvino"}[d["extra"]])
+print("\n".join(f"{k}={shlex.quote(v)}" for k, v in out.items()))
 EOF
 )"
-    [ -n "$TARGET" ] || die "this bundle is for $(field '", ".join(sorted({t["machine"] for t in d["targets"].values()}))'), not $MACHINE: on the workstation run edge-fer bundle --target KEY for this machine (see edge-fer bundle --help)"
-fi
-[ "$(field "d['targets'].get('$TARGET', {}).get('machine', '')")" = "$MACHINE" ] \
-    || die "target '$TARGET' is not in this bundle for a $MACHINE machine (bundled: $(field '", ".join(d["targets"])'))"
-EXTRA="$(field 'd["extra"]')"
-WHEEL="$BUNDLE/$(field 'd["wheel"]')"
-SITE="$(field "d['targets']['$TARGET']['system_site_packages']")"
-WANT_PY="$(field "d['targets']['$TARGET']['python']")"
+[ -z "${ERROR:-}" ] || die "$ERROR"
+WHEEL="$BUNDLE/$WHEEL"
 CONSTRAINTS="$BUNDLE/constraints/$TARGET.txt"
 WHEELS="$BUNDLE/wheels/$TARGET"
 if [ "$EXTRA" = tflite ] && [ "$MACHINE" = armv7l ]; then
@@ -69,7 +78,6 @@ python3 -c 'import venv, ensurepip' 2>/dev/null \
     || die "python3 cannot make a virtual environment here: sudo apt install python3-venv"
 if [ -d "$WHEELS" ]; then
     [ "$PYVER" = "$WANT_PY" ] || die "the wheels in $WHEELS are for Python $WANT_PY, this python3 is $PYVER: rebuild the bundle for this machine, or without --with-wheels (pip then downloads)"
-    RUNTIME_WHEEL=$(field "{'tflite': 'ai_edge_litert', 'tflite-runtime': 'tflite_runtime', 'openvino': 'openvino'}[d['extra']]")
     compgen -G "$WHEELS/${RUNTIME_WHEEL}-*.whl" >/dev/null \
         || die "no $RUNTIME_WHEEL wheel for $MACHINE in $WHEELS: rebuild the bundle with --with-wheels --target $TARGET"
 fi
@@ -113,7 +121,7 @@ rm -rf "$MODEL_DIR.new" && mkdir -p "$MODEL_DIR.new" && MADE+=("$MODEL_DIR.new")
 cp "$BUNDLE"/model/* "$MODEL_DIR.new/"
 rm -rf "$MODEL_DIR" && mv "$MODEL_DIR.new" "$MODEL_DIR"
 PROFILE=""
-if [ "$(field 'd["profile"] or ""')" != "" ]; then
+if [ -n "$PROFILE_FILE" ]; then
     PROFILE="$PREFIX/profile.json"; cp "$BUNDLE/profile.json" "$PROFILE"
 fi
 

@@ -8,8 +8,6 @@ opencv-python-headless built for numpy 1 (4.11); 4.12 and later ask for numpy >=
 
 from __future__ import annotations
 
-import difflib
-import platform
 import sys
 from dataclasses import dataclass
 
@@ -58,13 +56,9 @@ TARGETS: dict[str, Target] = {t.key: t for t in (
 
 
 def get_target(key: str) -> Target:
-    if key in TARGETS:
+    """The target for `key` (the CLI offers only known keys; this guards other callers)."""
+    try:
         return TARGETS[key]
-    close = difflib.get_close_matches(key, list(TARGETS), n=1, cutoff=0.5)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    raise UserInputError(f"unknown target '{key}'{hint} (choose from {', '.join(TARGETS)})")
+    except KeyError:
+        raise UserInputError(f"unknown target '{key}' (choose from {', '.join(TARGETS)})") from None
 
-
-def this_machine() -> str:
-    """The target key for the machine running this (the default of `edge-fer bundle`)."""
-    return "bookworm-arm64" if platform.machine() == "aarch64" else "x86_64"
