@@ -175,8 +175,11 @@ def _convert_first_that_passes(staged: Path, formats: list[str], tta: str) -> li
         # --int8-fallback none: a mixed int8/float file is no faster than fp16 (README, convert).
         # convert refuses the option for other formats.
         no_fallback = ["--int8-fallback", "none"] if fmt == "tflite-int8" else []
+        # --also-runtime openvino: the .tflite verified through OpenVINO too, so a device with
+        # only edge-fer[openvino] runs the default (docs/deployment.md).
         done = subprocess.run([*EDGE_FER, "convert", "--model", str(staged), "--formats", fmt,
-                               "--tta", tta, *no_fallback, "--out", str(out)],
+                               "--tta", tta, *no_fallback, "--also-runtime", "openvino",
+                               "--out", str(out)],
                               cwd=REPO, capture_output=True, text=True)
         print(done.stdout[-2000:], done.stderr[-2000:] if done.returncode else "")
         if done.returncode == 0:
