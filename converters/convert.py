@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 import edge_fer
-from converters.formats import ExportFormat
-from converters.verify import Thresholds, compare, failure_message, predict_in_batches
 from edge_fer.card import ModelCard, card_path_for
+from edge_fer.converters.formats import ExportFormat
+from edge_fer.converters.verify import Thresholds, compare, failure_message, predict_in_batches
 from edge_fer.data import FaceDataset, load_dataset, stratified_sample
 from edge_fer.errors import UserInputError
 from edge_fer.manifest import MANIFEST_NAME, Artifact, Manifest, Verification, sha256_file

@@ -52,8 +52,8 @@ class ExportFormat:
         return result
 
 
-_TFLITE = "converters.tflite:export_tflite"
-_OPENVINO = "converters.openvino:export_openvino"
+_TFLITE = "edge_fer.converters.tflite:export_tflite"
+_OPENVINO = "edge_fer.converters.openvino:export_openvino"
 
 FORMATS: dict[str, ExportFormat] = {f.key: f for f in (
     ExportFormat("tflite-fp32", "tflite", ".tflite", "fp32", False, _TFLITE),

@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from converters.cache import PerModelCache
+from edge_fer.converters.cache import PerModelCache
 from edge_fer.errors import UserInputError
 from edge_fer.manifest import TensorSpec
 

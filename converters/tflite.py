@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from converters.cache import PerModelCache
+from edge_fer.converters.cache import PerModelCache
 from edge_fer.errors import UserInputError
 from edge_fer.manifest import TensorSpec
 from edge_fer.preprocess import to_model_input

@@ -495,12 +495,12 @@ def export_untrained(arch: str, runtime: str, directory: Path) -> Path:
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter):
         if runtime == "tflite":
-            from converters.tflite import export_tflite
+            from edge_fer.converters.tflite import export_tflite
 
             path = export_tflite(keras_model, directory / f"{arch}-untrained.tflite",
                                  variant="fp32")
         else:
-            from converters.openvino import export_openvino
+            from edge_fer.converters.openvino import export_openvino
 
             path = export_openvino(keras_model, directory / f"{arch}-untrained.xml",
                                    variant="fp32")

@@ -74,8 +74,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, fer_root: Path) -> Path
 @pytest.fixture(scope="session")
 def converted(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, fer_root: Path) -> Path:
     """`tiny_model` converted once per session to every format, verified, with manifest.json."""
-    from converters.convert import ConvertConfig, convert
-    from converters.formats import parse_formats
+    from edge_fer.converters.convert import ConvertConfig, convert
+    from edge_fer.converters.formats import parse_formats
 
     out = tmp_path_factory.mktemp("converted")
     cfg = ConvertConfig(model=tiny_model, out=out, formats=tuple(parse_formats("all")),

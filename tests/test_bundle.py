@@ -170,6 +170,9 @@ def test_bundle_installs_and_proves_itself_on_the_clip(tmp_path: Path) -> None:
     assert "edge_fer/systemd/edge-fer.service" in names and "edge_fer/bundle/install.sh" in names
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert not any(n.endswith(".keras") for n in names)
+    assert "edge_fer/converters/convert.py" in names
+    assert {n.split("/")[0] for n in names} == {"edge_fer", record["wheel"].replace(
+        "-py3-none-any.whl", ".dist-info")}  # one top-level package: no bare `converters`
     prefix = tmp_path / "device"
     done = _install(out, prefix, "--no-service")
     print(done.stdout, done.stderr)

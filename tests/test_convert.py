@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from converters.formats import FORMATS, check_options, get_format, parse_formats
-from converters.verify import Thresholds, compare, failure_message, raise_if_failed
 from edge_fer.cli import cli
+from edge_fer.converters.formats import FORMATS, check_options, get_format, parse_formats
+from edge_fer.converters.verify import Thresholds, compare, failure_message, raise_if_failed
 from edge_fer.defaults import DEFAULT_MODEL_DIR
 from edge_fer.errors import CheckFailed, UserInputError
 from edge_fer.manifest import Manifest, sha256_file
@@ -199,7 +199,7 @@ def test_evaluate_accepts_converted_models(converted: Path, fer_root: Path, tmp_
 
 
 def test_per_model_cache_reuses_until_the_weights_change() -> None:
-    from converters.cache import PerModelCache
+    from edge_fer.converters.cache import PerModelCache
 
     class Model:  # stands in for a Keras model: an object with .weights
         def __init__(self) -> None:
@@ -222,7 +222,7 @@ def test_per_model_cache_reuses_until_the_weights_change() -> None:
 def test_int8_that_fails_is_exported_again_with_its_tail_in_float(tiny_model: Path, fer_root: Path,
                                                                  tmp_path: Path) -> None:
     """The fallback path, forced: a limit no export can meet (a gain of 100 points)."""
-    from converters.convert import ConvertConfig, convert
+    from edge_fer.converters.convert import ConvertConfig, convert
 
     cfg = ConvertConfig(model=tiny_model, out=tmp_path, formats=(get_format("tflite-int8"),),
                         calibration=fer_root / "train", calibration_samples=50,

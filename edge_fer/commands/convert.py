@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from converters.formats import FORMATS
+from edge_fer.converters.formats import FORMATS
 from edge_fer.options import tta_option
 
 
@@ -53,9 +53,9 @@ def command(model: Path, formats: str, out: Path, calibration: Path | None,
 
     Exits 1 when an export fails verification (the manifest still records its figures).
     """
-    from converters.convert import INT8_FALLBACK, ConvertConfig, add_runtimes, convert
-    from converters.formats import check_options, parse_formats
-    from converters.verify import Thresholds, raise_if_failed
+    from edge_fer.converters.convert import INT8_FALLBACK, ConvertConfig, add_runtimes, convert
+    from edge_fer.converters.formats import check_options, parse_formats
+    from edge_fer.converters.verify import Thresholds, raise_if_failed
     from edge_fer.errors import UserInputError
 
     only_verify = formats.strip().lower() == "none"
