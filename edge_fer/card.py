@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_fer import validate
 from edge_fer.accuracy import AccuracyTable, read_optional
 from edge_fer.classes import CLASS_NAMES
 from edge_fer.errors import ModelError
@@ -63,14 +64,13 @@ class ModelCard:
             raise ModelError(f"{origin}: card schema {schema!r} is newer than this edge-fer "
                              f"understands ({CARD_SCHEMA}); upgrade edge-fer")
         try:
-            names = tuple(str(c) for c in data["class_names"])
-            resolution = int(data["resolution"])
+            names = validate.class_names(data["class_names"], origin)
+            resolution = validate.resolution(data["resolution"], origin)
             arch = str(data["arch"])
-            prep = Preprocessing.from_dict(dict(data.get("preprocessing", {})))
+            prep = Preprocessing.from_dict(
+                validate.preprocessing(data.get("preprocessing", {}), origin))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"{origin}: missing or bad field {e}") from None
-        if resolution < 8:
-            raise ModelError(f"{origin}: resolution {resolution} is too small")
         try:
             tta = parse_tta(data.get("tta", "none"))  # absent: a card from before TTA
         except ValueError as e:

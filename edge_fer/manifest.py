@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_fer import validate
 from edge_fer.accuracy import AccuracyTable, read_optional
 from edge_fer.errors import ModelError
 from edge_fer.jsonfile import load_json, save_json
@@ -125,19 +126,25 @@ class Artifact:
     @classmethod
     def from_dict(cls, data: dict[str, Any], origin: str = "artifact") -> Artifact:
         ver = data.get("verification")
-        if int(data["resolution"]) < 8 or not data["class_names"]:
-            raise ValueError("resolution below 8 px or no class names")
+        resolution = validate.resolution(data["resolution"], origin)
+        dynamic = bool(data["dynamic_resolution"])
+        tensor_in = TensorSpec.from_dict(data["input"])
+        validate.input_shape(tensor_in.shape, resolution, dynamic, origin)
         return cls(
-            format=str(data["format"]), runtime=str(data["runtime"]), file=str(data["file"]),
-            sha256=str(data["sha256"]), size=int(data["size"]),
-            resolution=int(data["resolution"]), dynamic_resolution=bool(data["dynamic_resolution"]),
-            input=TensorSpec.from_dict(data["input"]), output=TensorSpec.from_dict(data["output"]),
-            class_names=tuple(str(c) for c in data["class_names"]),
-            preprocessing=Preprocessing.from_dict(dict(data["preprocessing"])),
+            format=str(data["format"]), runtime=str(data["runtime"]),
+            file=validate.relative_file(data["file"], origin),
+            sha256=validate.sha256_hex(data["sha256"], origin), size=int(data["size"]),
+            resolution=resolution, dynamic_resolution=dynamic,
+            input=tensor_in, output=TensorSpec.from_dict(data["output"]),
+            class_names=validate.class_names(data["class_names"], origin),
+            preprocessing=Preprocessing.from_dict(
+                validate.preprocessing(data["preprocessing"], origin)),
             arch=str(data.get("arch", "unknown")), source_sha256=str(data["source_sha256"]),
             versions={str(k): str(v) for k, v in dict(data.get("versions", {})).items()},
             verification=None if ver is None else Verification.from_dict(ver),
-            extra_files={str(k): str(v) for k, v in dict(data.get("extra_files", {})).items()},
+            extra_files={validate.relative_file(k, origin, "extra_files"):
+                         validate.sha256_hex(v, origin, f"extra_files.{k}")
+                         for k, v in dict(data.get("extra_files", {})).items()},
             options=dict(data.get("options", {})),
             tta=parse_tta(data.get("tta", "none")),  # absent: written before TTA existed
             accuracy=read_optional(data, origin),
@@ -205,16 +212,26 @@ class Manifest:
 
 
 def info_from_manifest(manifest_file: Path, model_file: Path) -> ModelInfo:
-    """The ModelInfo of `model_file` from the manifest beside it; its checksum must match.
-
-    The checksum guards against a model file replaced after conversion: its classes and
-    preprocessing would silently be wrong.
-    """
-    manifest = Manifest.load(manifest_file)
-    artifact = manifest.find(Path(model_file).name)
+    """The ModelInfo of `model_file` from the manifest beside it; its checksum must match."""
+    artifact = check_listed(manifest_file, model_file)
     if artifact is None:
         raise ModelError(f"{model_file}: not listed in {manifest_file}")
-    if sha256_file(model_file) != artifact.sha256:
-        raise ModelError(f"{model_file}: its sha256 does not match {manifest_file} "
-                         "(the file changed after conversion; convert again)")
     return artifact.info()
+
+
+def check_listed(manifest_file: Path, model_file: Path) -> Artifact | None:
+    """The manifest's entry for `model_file` (None if unlisted), its files' sha256 checked.
+
+    The checksum guards against a model file replaced after conversion: its classes and
+    preprocessing would silently be wrong. A card beside the file does not skip it.
+    """
+    artifact = Manifest.load(manifest_file).find(Path(model_file).name)
+    if artifact is None:
+        return None
+    folder = Path(manifest_file).parent
+    for name, digest in ((artifact.file, artifact.sha256), *artifact.extra_files.items()):
+        path = validate.inside(folder, name, str(manifest_file))
+        if path.exists() and sha256_file(path) != digest:
+            raise ModelError(f"{path}: its sha256 does not match {manifest_file} "
+                             "(the file changed after conversion; convert again)")
+    return artifact

@@ -103,9 +103,9 @@ def test_model_not_listed_or_changed_is_refused(tmp_path: Path) -> None:
     (lambda d: {**d, "artifacts": [{k: v for k, v in d["artifacts"][0].items() if k != "sha256"}]},
      "artifact 0: missing field 'sha256'"),
     (lambda d: {**d, "artifacts": [{**d["artifacts"][0], "resolution": "large"}]},
-     "artifact 0: bad value"),
+     "artifact 0: resolution must be a whole number"),
     (lambda d: {**d, "artifacts": [{**d["artifacts"][0], "class_names": []}]},
-     "artifact 0: bad value"),
+     "artifact 0: class_names must be a list"),
     (lambda d: {**d, "artifacts": [{**d["artifacts"][0], "tta": "bogus"}]},
      "artifact 0: bad value (unknown tta 'bogus'"),
 ])

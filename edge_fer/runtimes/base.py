@@ -17,10 +17,11 @@ from types import TracebackType
 
 import numpy as np
 
+from edge_fer import validate
 from edge_fer.backends import RUNTIMES
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
-from edge_fer.manifest import Manifest, info_from_manifest
+from edge_fer.manifest import Manifest, check_listed, info_from_manifest
 from edge_fer.model_info import ModelInfo
 from edge_fer.tta import apply_tta, apply_tta_framing, parse_tta
 
@@ -46,7 +47,7 @@ class Classifier(ABC):
 
     def set_resolution(self, resolution: int) -> None:
         """Reshape the model's input to (resolution, resolution); raises ModelError if it cannot."""
-        resolution = int(resolution)
+        resolution = validate.resolution(resolution, str(self.path or self.info.arch))
         if self._fixed is not None and resolution != self._fixed:
             raise ModelError(f"{self.path or self.info.arch}: this {self.key} model has a fixed "
                              f"input of {self._fixed} px; export one file per resolution")
@@ -112,11 +113,13 @@ def read_model_info(path: str | Path) -> ModelInfo:
     """Metadata for a model file: its card (`x.card.json`) or an entry of `manifest.json` beside it."""
     p = Path(path)
     card_file = card_path_for(p)
+    manifest_file = p.parent / "manifest.json"
     if card_file.exists():
+        if manifest_file.exists():
+            check_listed(manifest_file, p)  # a card beside it does not skip the checksum
         card = ModelCard.load(card_file)
         return ModelInfo(card.class_names, card.resolution, card.preprocessing, card.arch,
                          card.tta, card.accuracy)
-    manifest_file = p.parent / "manifest.json"
     if manifest_file.exists():
         return info_from_manifest(manifest_file, p)
     raise ModelError(f"{p}: no metadata found (expected {card_file.name} or manifest.json beside it)")
@@ -149,6 +152,9 @@ def load_classifier(path: str | Path, runtime: str | None = None, threads: int |
     classifier: Classifier = cls(p, info if tta is None else replace(info, tta=tta),
                                  threads=threads)
     classifier.path = p
+    if classifier._fixed is not None and classifier._fixed != classifier.info.resolution:
+        raise ModelError(f"{p}: the model's input is {classifier._fixed} px but its metadata "
+                         f"says resolution {classifier.info.resolution}")
     if resolution is not None and resolution != classifier.resolution:
         classifier.set_resolution(resolution)
     return classifier
@@ -163,7 +169,8 @@ def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
     missing: list[MissingDependencyError] = []
     for artifact in candidates:
         try:
-            return load_classifier(path.parent / artifact.file, artifact.runtime, threads,
+            return load_classifier(validate.inside(path.parent, artifact.file, str(path)),
+                                   artifact.runtime, threads,
                                    resolution, tta)
         except MissingDependencyError as e:
             missing.append(e)
