@@ -7,10 +7,22 @@ reconnecting, and `UserInputError` for a source that can never work (a missing f
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from types import TracebackType
 
 import numpy as np
+
+# user:password@ in a URL, and query values whose names say they are secrets.
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@?#\s]*?:)[^/?#\s]*(?=@)")
+_SECRET_QUERY = re.compile(r"(?P<head>[?&](?:password|passwd|pass|pwd|token|key|secret|auth|"
+                           r"signature|sig)=)[^&#\s]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with credentials masked: a source is shown in logs and in the systemd STATUS
+    line, which any user on the box can read (`systemctl status`)."""
+    return _SECRET_QUERY.sub(r"\g<head>***", _USERINFO.sub(r"\g<head>***", text))
 
 
 class SourceError(Exception):
@@ -27,6 +39,7 @@ class FrameSource(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.undecodable = 0  # damaged frames skipped since open() (files)
 
     @abstractmethod
     def open(self) -> None:
