@@ -25,6 +25,9 @@ class RecordSink(ABC):
     def write(self, records: list[Record]) -> None:
         """Append records; raises RuntimeFailure when they cannot be stored (disk full)."""
 
+    def reopen(self) -> None:  # noqa: B027 - optional hook: only files have something to reopen
+        """Reopen the output by its name (SIGHUP, after logrotate moved it)."""
+
     @abstractmethod
     def close(self) -> None:
         """Flush and release; safe to call twice."""

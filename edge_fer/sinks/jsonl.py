@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import stat
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_BACKUPS = 5
+# A FIFO whose reader takes nothing this long ends the run (exit 3) rather than blocking it.
+FIFO_STALL_S = 1.5
 
 
 def _write_failure(name: str, e: OSError) -> RuntimeFailure:
@@ -51,15 +54,67 @@ class JsonLinesFile(RecordSink):
 
     def _open(self) -> int:
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            # O_NONBLOCK: a FIFO nobody reads would block open() (and every signal) for ever.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK,
+                         0o640)
         except PermissionError:
             raise UserInputError(f"{self.path}: no permission to write the log") from None
         except OSError as e:
+            if e.errno == errno.ENXIO:
+                raise RuntimeFailure(f"{self.path}: a FIFO that no process reads; start its "
+                                     "reader first") from None
             raise _write_failure(self.name, e) from None
         self._fd = fd
-        mode = os.fstat(fd).st_mode
-        self._regular = stat.S_ISREG(mode)  # /dev/full, a FIFO: nothing to rotate or truncate
+        info = os.fstat(fd)
+        self._regular = stat.S_ISREG(info.st_mode)  # /dev/full, a FIFO: nothing to rotate
+        self._identity = (info.st_dev, info.st_ino)
+        if self._regular:
+            os.set_blocking(fd, True)
+            self._repair_tail(fd, info.st_size)
         return fd
+
+    def _repair_tail(self, fd: int, size: int) -> None:
+        """Cut a torn last line (a power cut mid-write) back to the last whole record, so the
+        next record does not glue onto it and the log parses line by line."""
+        if size == 0:
+            return
+        try:
+            reader = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return  # write-only log (no read permission): nothing to check
+        try:
+            end = size
+            while end > 0:
+                start = max(0, end - 65536)
+                block = os.pread(reader, end - start, start)
+                if end == size and block.endswith(b"\n"):
+                    return
+                cut = block.rfind(b"\n")
+                if cut >= 0:
+                    end = start + cut + 1
+                    break
+                end = start
+        finally:
+            os.close(reader)
+        log.warning("%s: dropped a torn last line of %d bytes (an interrupted write)",
+                    self.name, size - end)
+        os.ftruncate(fd, end)
+
+    def _moved(self) -> bool:
+        """True when the path no longer names the open file (deleted, or moved by logrotate)."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        return (info.st_dev, info.st_ino) != self._identity
+
+    def reopen(self) -> None:
+        """Close the file and open the path again (SIGHUP, or the file was deleted)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+        self._open()
+        log.info("reopened %s", self.path)
 
     def _size(self, fd: int) -> int:
         return os.fstat(fd).st_size if self._regular else 0
@@ -87,17 +142,34 @@ class JsonLinesFile(RecordSink):
         data = encode(records)
         size: int | None = None
         try:
+            if self._regular and self._moved():
+                log.warning("%s was deleted or moved away; writing to a new file", self.name)
+                self.reopen()
+                fd = self._fd
+                assert fd is not None
             size = self._size(fd)
             if self._regular and size > 0 and size + len(data) > self.max_bytes:
                 fd = self._rotate(fd)
                 size = 0
             view = memoryview(data)
             while view:
-                n = os.write(fd, view)
+                n = self._write_some(fd, view)
                 view = view[n:]
         except OSError as e:
             self._cut_back(size if self._regular else None)
             raise _write_failure(self.name, e) from None
+
+    def _write_some(self, fd: int, data: memoryview) -> int:
+        """os.write, but a FIFO (non-blocking) whose reader stalls fails after
+        FIFO_STALL_S instead of blocking the loop, and with it every stop."""
+        try:
+            return os.write(fd, data)
+        except BlockingIOError:
+            _, ready, _ = select.select([], [fd], [], FIFO_STALL_S)
+            if not ready:
+                raise OSError(errno.EAGAIN,
+                              f"its reader took nothing for {FIFO_STALL_S} s") from None
+            return os.write(fd, data)
 
     def _cut_back(self, size: int | None) -> None:
         """Drop a half-written line, so the log stays parseable up to the last whole frame."""
