@@ -8,26 +8,29 @@ does the loop fail (exit 3), leaving the restart to systemd. A file ends with ex
 from __future__ import annotations
 
 import itertools
+import json
 import logging
-import signal
 import statistics
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import FrameType, TracebackType
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Protocol
 
 from edge_fer.errors import RuntimeFailure, UserInputError
 from edge_fer.pipeline import FramePipeline, FrameResult
 from edge_fer.sdnotify import Notifier
+from edge_fer.signals import install_signal_handlers
 from edge_fer.sinks.base import Record, RecordSink
 from edge_fer.sinks.snapshots import Annotation, SnapshotWriter
 from edge_fer.sources.base import FrameSource, SourceError
 from edge_fer.sources.reader import Frame, FrameReader, reader_for
 
 log = logging.getLogger(__name__)
+
+__all__ = ["RunConfig", "Runner", "install_signal_handlers", "utc_iso"]
 
 STAGES = ("decode", "detect", "crop", "classify", "log", "total")
 # The loop wakes at least this often while waiting, to see the stop event and feed the watchdog.
@@ -70,6 +73,7 @@ class _Stats:
         self.faces_total = 0
         self.reconnects = 0
         self.dropped_closed = 0  # frames dropped by readers already closed
+        self.undecodable_closed = 0  # damaged frames skipped by sources already closed
         self._reset(now)
 
     def _reset(self, now: float) -> None:
@@ -87,7 +91,7 @@ class _Stats:
         for stage, ms in timings.items():
             self.ms[stage].append(ms)
 
-    def summary(self, now: float, dropped: int) -> Record:
+    def summary(self, now: float, dropped: int, undecodable: int = 0) -> Record:
         span = max(now - self.since, 1e-9)
         record: Record = {
             "type": "summary",
@@ -103,6 +107,7 @@ class _Stats:
             "frames_total": self.frames_total,
             "faces_total": self.faces_total,
             "frames_dropped": dropped,
+            "frames_undecodable": undecodable,
             "reconnects": self.reconnects,
             "latency_ms": {s: round(statistics.median(v), 2) for s, v in self.ms.items() if v},
         }
@@ -122,12 +127,14 @@ class Runner:
                  sink: RecordSink, config: RunConfig | None = None, *,
                  stop: threading.Event | None = None, notifier: Notifier | None = None,
                  snapshots: SnapshotWriter | None = None,
-                 observer: FrameObserver | None = None) -> None:
+                 observer: FrameObserver | None = None,
+                 reopen: threading.Event | None = None) -> None:
         self.make_source = make_source
         self.pipeline = pipeline
         self.sink = sink
         self.config = config or RunConfig()
         self.stop = stop or threading.Event()
+        self.reopen = reopen or threading.Event()  # set by SIGHUP: reopen the log file
         self.notifier = notifier or Notifier({})
         self.snapshots = snapshots
         self.observer = observer
@@ -139,6 +146,7 @@ class Runner:
         self._last_frame_at = 0.0
         self._frames_this_connection = 0
         self._deadline: float | None = None
+        self._told_undecodable = False
         self._stats = _Stats(time.monotonic())
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -158,6 +166,11 @@ class Runner:
     def frames_dropped(self) -> int:
         return self._stats.dropped_closed + (self._reader.dropped if self._reader else 0)
 
+    @property
+    def frames_undecodable(self) -> int:
+        return self._stats.undecodable_closed + (self._reader.source.undecodable
+                                                 if self._reader else 0)
+
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -169,10 +182,14 @@ class Runner:
         self._deadline = deadline = now + cfg.duration if cfg.duration is not None else None
         next_summary = now + cfg.summary_interval
         self.notifier.ready("starting")
+        failure: BaseException | None = None
         try:
             while not self.stop.is_set():
                 now = time.monotonic()
                 self._feed_watchdog(now)
+                if self.reopen.is_set():
+                    self.reopen.clear()
+                    self.sink.reopen()
                 if deadline is not None and now >= deadline:
                     log.info("duration of %.0f s reached", cfg.duration)
                     break
@@ -183,12 +200,15 @@ class Runner:
                     continue
                 if not self._step():
                     break
+        except BaseException as e:
+            failure = e
+            raise
         finally:
             # STOPPING first: systemd then knows the exit that follows is on purpose.
             self.notifier.stopping()
-        if self.stop.is_set():
-            log.info("stop requested: finishing")
-        self._write_summary(time.monotonic())
+            if self.stop.is_set():
+                log.info("stop requested: finishing")
+            self._final_summary(failure)
 
     def _step(self) -> bool:
         """Take and process one frame if there is one; False when a file has ended for good."""
@@ -205,6 +225,10 @@ class Runner:
                 if self._frames_this_connection == 0:
                     # Without this, --loop on a file with no decodable frame would spin.
                     raise UserInputError(f"{reader.source.name}: no frame could be decoded")
+                if reader.source.undecodable and not self._told_undecodable:
+                    self._told_undecodable = True  # once: a looped file would repeat it
+                    log.warning("%s: skipped %d frames that could not be decoded (a damaged "
+                                "file)", reader.source.name, reader.source.undecodable)
                 if not self.config.loop:
                     log.info("end of %s", reader.source.name)
                     return False
@@ -258,10 +282,23 @@ class Runner:
         } for face in result.faces]
 
     def _write_summary(self, now: float) -> None:
-        record = self._stats.summary(now, self.frames_dropped)
+        record = self._stats.summary(now, self.frames_dropped, self.frames_undecodable)
         self.sink.write([record])
         self.notifier.status(f"{record['fps']} fps, {record['frames_dropped']} dropped, "
                              f"{record['reconnects']} reconnects")
+
+    def _final_summary(self, failure: BaseException | None) -> None:
+        """The last summary, on error exits too (with the error): to the log if it still takes
+        it, else to stderr (journald), so the run's counts are never lost."""
+        record = self._stats.summary(time.monotonic(), self.frames_dropped,
+                                     self.frames_undecodable)
+        if failure is not None:
+            record["error"] = str(failure) or type(failure).__name__
+        try:
+            self.sink.write([record])
+        except Exception as e:
+            log.warning("final summary (the log refused it: %s): %s", e,
+                        json.dumps(record, separators=(",", ":")))
 
     # -- connection, outage and reconnect ----------------------------------------------------
 
@@ -269,7 +306,8 @@ class Runner:
         """Open a fresh source; on failure wait (backoff) and return False."""
         source = self.make_source()
         try:
-            source.open()
+            if not self._open(source):
+                return False  # stopped while the source was opening
         except SourceError as e:
             source.close()
             self._lost(str(e))
@@ -290,6 +328,42 @@ class Runner:
         self._frames_this_connection = 0
         self._last_frame_at = time.monotonic()
         self.notifier.status(f"reading {source.name}")
+        return True
+
+    def _open(self, source: FrameSource) -> bool:
+        """Open `source`; False when stopped (or out of --duration) first.
+
+        A live source opens on a helper thread: a stream's open() can block in FFmpeg for its
+        whole timeout (10 s), longer than the 2 s a stop may take."""
+        if not source.live:
+            source.open()
+            return True
+        outcome: list[BaseException | None] = []
+        lock = threading.Lock()
+
+        def opening() -> None:
+            try:
+                source.open()
+                error: BaseException | None = None
+            except BaseException as e:
+                error = e
+            with lock:
+                outcome.append(error)
+                abandoned = len(outcome) > 1
+            if abandoned:
+                source.close()  # nobody waits for it any more
+
+        thread = threading.Thread(target=opening, name=f"open {source.name}", daemon=True)
+        thread.start()
+        while thread.is_alive() and not self.stop.is_set() and not self._past_deadline():
+            self._feed_watchdog(time.monotonic())
+            thread.join(TICK_S)
+        with lock:
+            if not outcome:
+                outcome.extend([None, None])  # abandoned: the thread closes it when open returns
+                return False
+        if outcome[0] is not None:
+            raise outcome[0]
         return True
 
     def _lost(self, why: str) -> None:
@@ -313,6 +387,7 @@ class Runner:
         reader, self._reader = self._reader, None
         if reader is not None:
             self._stats.dropped_closed += reader.dropped
+            self._stats.undecodable_closed += reader.source.undecodable
             reader.close()
 
     # -- waiting -----------------------------------------------------------------------------
@@ -329,27 +404,11 @@ class Runner:
             self._feed_watchdog(now)
             self.stop.wait(min(due - now, TICK_S))
 
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
     def _feed_watchdog(self, now: float) -> None:
         interval = self.notifier.watchdog_s
         if interval is not None and now - self._last_ping >= interval / 3:
             self._last_ping = now
             self.notifier.watchdog()
-
-
-def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
-    """SIGTERM/SIGINT only set `stop` (the loop finishes its frame and exits cleanly).
-
-    Returns a function that puts the previous handlers back.
-    """
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, handler)
-
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return restore

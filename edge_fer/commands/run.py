@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from edge_fer.commands.fleet import FleetOptions, fleet_options, open_outputs
+from edge_fer.commands.params import MAX_THREADS, Finite, seconds
 from edge_fer.options import detector_option, parse_size, runtime_option, tta_option
 from edge_fer.tta import images_per_frame
 
@@ -42,7 +43,7 @@ def _env(name: str) -> str:
               help="A manifest.json from `edge-fer convert`: run its preferred model.")
 @runtime_option(envvar=_env("RUNTIME"), show_envvar=True)
 @click.option("--threads", envvar=_env("THREADS"), show_envvar=True,
-              type=click.IntRange(min=1),
+              type=click.IntRange(1, MAX_THREADS),
               help="Classifier threads [default: the profile's, else all usable cores].")
 @tta_option(model="the profile's, else the file's own (card or manifest)",
             note="Here zooms and crops cost what flip costs: each frame runs one framing of a "
@@ -55,53 +56,53 @@ def _env(name: str) -> str:
 @click.option("--log", "log_target", default="-", metavar="PATH|-", show_default=True, envvar=_env("LOG"),
               show_envvar=True, help="Emotion log file (JSON lines), or - for stdout/journald.")
 @click.option("--log-max-mb", default=50.0, show_default=True, envvar=_env("LOG_MAX_MB"),
-              show_envvar=True, type=click.FloatRange(min=0.001),
+              show_envvar=True, type=Finite(0.001, 1e6),
               help="Rotate the log file past this size.")
 @click.option("--log-backups", default=5, show_default=True, envvar=_env("LOG_BACKUPS"),
-              show_envvar=True, type=click.IntRange(min=0), help="Rotated log files to keep.")
+              show_envvar=True, type=click.IntRange(0, 1000), help="Rotated log files to keep.")
 @click.option("--max-fps", envvar=_env("MAX_FPS"), show_envvar=True,
-              type=click.FloatRange(min=0, min_open=True),
+              type=Finite(0, 1000, min_open=True),
               help="Process at most this many frames per second (saves power).")
 @click.option("--duration", envvar=_env("DURATION"), show_envvar=True,
-              type=click.FloatRange(min=0, min_open=True),
+              type=seconds(),
               help="Stop after this many seconds [default: run until stopped].")
 @click.option("--loop/--no-loop", default=False, envvar=_env("LOOP"), show_envvar=True,
               help="Replay a video file from the start when it ends.")
 @click.option("--give-up-after", default=300.0, show_default=True,
-              envvar=_env("GIVE_UP_AFTER"), show_envvar=True, type=click.FloatRange(min=0),
+              envvar=_env("GIVE_UP_AFTER"), show_envvar=True, type=seconds(zero=True),
               help="Seconds without a camera before exiting with status 3.")
 @click.option("--summary-interval", default=60.0, show_default=True,
               envvar=_env("SUMMARY_INTERVAL"), show_envvar=True,
-              type=click.FloatRange(min=0, min_open=True),
+              type=seconds(),
               help="Seconds between summary records (fps, dropped frames, reconnects).")
 @click.option("--camera-size", default="640x480", metavar="WxH", show_default=True,
               envvar=_env("CAMERA_SIZE"), show_envvar=True,
               help="WIDTHxHEIGHT asked of a camera (files and streams keep their own).")
 @click.option("--min-face", default=60, show_default=True, envvar=_env("MIN_FACE"),
-              show_envvar=True, type=click.IntRange(min=12),
+              show_envvar=True, type=click.IntRange(12, 8192),
               help="Smallest face side in frame pixels.")
 @click.option("--detect-width", default=320, show_default=True, envvar=_env("DETECT_WIDTH"),
-              show_envvar=True, type=click.IntRange(min=64),
+              show_envvar=True, type=click.IntRange(64, 8192),
               help="Detect on a copy of the frame scaled down to this width.")
 @click.option("--full-detect-every", default=5, show_default=True,
-              envvar=_env("FULL_DETECT_EVERY"), show_envvar=True, type=click.IntRange(min=1),
+              envvar=_env("FULL_DETECT_EVERY"), show_envvar=True, type=click.IntRange(1, 10000),
               help="Run the detector on the whole frame every N frames (and whenever a known "
                    "face is lost); in between, follow the known faces by their appearance. "
                    "1: every frame.")
 @click.option("--opencv-threads", default=0, show_default=True, envvar=_env("OPENCV_THREADS"),
-              show_envvar=True, type=click.IntRange(min=0),
+              show_envvar=True, type=click.IntRange(0, MAX_THREADS),
               help="Threads OpenCV may use for detection (and decoding); 0: one per usable "
                    "core. The stages run one after another, so detection has the cores to "
                    "itself while it runs.")
 @click.option("--classify-every", default=1, show_default=True, envvar=_env("CLASSIFY_EVERY"),
-              show_envvar=True, type=click.IntRange(min=1),
+              show_envvar=True, type=click.IntRange(1, 10000),
               help="Classify a face already being tracked every N frames (a new face at once); "
                    "in between it keeps its last probabilities. 1: every frame.")
 @click.option("--margin", default=0.05, show_default=True, envvar=_env("MARGIN"),
-              show_envvar=True, type=click.FloatRange(0, 1),
+              show_envvar=True, type=Finite(0, 1),
               help="Crop margin around the face box (fraction of its side).")
 @click.option("--crop-shift", envvar=_env("CROP_SHIFT"), show_envvar=True,
-              type=click.FloatRange(-0.5, 0.5),
+              type=Finite(-0.5, 0.5),
               help="Move the crop down by this fraction of the face box's height "
                    "[default: the detector's own: haar 0.05, mtcnn 0].")
 @click.option("--smoothing/--no-smoothing", default=True, show_default=True,
@@ -109,13 +110,13 @@ def _env(name: str) -> str:
               help="Average each face's probabilities over frames.")
 @click.option("--smoothing-alpha", default=0.5, show_default=True,
               envvar=_env("SMOOTHING_ALPHA"), show_envvar=True,
-              type=click.FloatRange(0, 1, min_open=True),
+              type=Finite(0, 1, min_open=True),
               help="Weight of the newest frame in the average.")
 @click.option("--snapshots", "snapshot_dir", metavar="DIR", envvar=_env("SNAPSHOTS"), show_envvar=True,
               help="Save annotated JPEG snapshots here (frames are never stored otherwise).")
 @click.option("--snapshot-interval", default=10.0, show_default=True,
               envvar=_env("SNAPSHOT_INTERVAL"), show_envvar=True,
-              type=click.FloatRange(min=0), help="Seconds between snapshots.")
+              type=seconds(zero=True), help="Seconds between snapshots.")
 @fleet_options
 def command(source: str, detector: str, model: str | None, manifest: str | None,
             runtime: str | None, threads: int | None, tta: str, profile_file: str | None,
@@ -137,11 +138,13 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
     from edge_fer.detectors import DetectorConfig, load_detector
     from edge_fer.hardware import usable_cores
     from edge_fer.pipeline import FramePipeline
-    from edge_fer.runner import RunConfig, Runner, install_signal_handlers
+    from edge_fer.runner import RunConfig, Runner
     from edge_fer.sdnotify import Notifier
+    from edge_fer.signals import install_signal_handlers
     from edge_fer.sinks import open_log
     from edge_fer.sinks.snapshots import SnapshotWriter
     from edge_fer.sources import open_source
+    from edge_fer.sources.base import redact
     from edge_fer.tracking import Tracker, TrackingConfig
 
     if model and manifest:
@@ -150,13 +153,16 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
 
     cv2.setNumThreads(opencv_threads or usable_cores())  # cv2's own 0 means one thread
     stop = threading.Event()
+    reopen = threading.Event()  # SIGHUP: reopen the log file (the logrotate convention)
     with ExitStack() as stack:
         # First: a SIGTERM while the model loads must still end in a clean exit 0.
-        stack.callback(install_signal_handlers(stop))
+        stack.callback(install_signal_handlers(stop, reopen))
         size = parse_size(camera_size, "--camera-size")
         open_source(source, size)  # a malformed source fails now, before the slow model load
         profile = _load_profile(profile_file) if profile_file else None
         resolution = profile.chosen_resolution if profile is not None else None
+        if profile is not None:
+            _bound_profile(profile_file or "", profile)
         if profile is not None and threads is None:
             threads = profile.settings.threads  # the pick holds for the threads it was timed with
         if profile is not None and tta == "model" and profile.settings.tta is not None:
@@ -184,11 +190,12 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
         notifier = stack.enter_context(closing(Notifier()))
         config = RunConfig(max_fps=max_fps, duration=duration, loop=loop,
                            give_up_after=give_up_after, summary_interval=summary_interval)
-        log.info("running: source %s, detector %s, model %s at %d px, tta %s", source, detector,
-                 classifier.key, classifier.resolution, classifier.info.tta)
+        log.info("running: source %s, detector %s, model %s at %d px, tta %s", redact(source),
+                 detector, classifier.key, classifier.resolution, classifier.info.tta)
         runner = stack.enter_context(Runner(lambda: open_source(source, size), pipeline, sink,
                                             config, stop=stop, notifier=notifier,
-                                            snapshots=snapshots, observer=telemetry))
+                                            snapshots=snapshots, observer=telemetry,
+                                            reopen=reopen))
         if telemetry is not None:
             telemetry.read_at_scrape("edge_fer_frames_dropped_total", "counter",
                                      "Frames the camera delivered that were not analysed.",
@@ -222,6 +229,14 @@ def _load_profile(path: str) -> Profile:
     from edge_fer.profile import load_profile
 
     return load_profile(path)
+
+
+def _bound_profile(path: str, profile: Profile) -> None:
+    """Refuse a pick or thread count no device runs: a 4000 px pick never finishes a frame."""
+    from edge_fer import validate
+
+    validate.resolution(profile.chosen_resolution, path, "pick.resolution")
+    validate.whole(profile.settings.threads, path, "settings.threads", 1, MAX_THREADS)
 
 
 def _check_profile(path: str, profile: Profile, classifier: Classifier,
