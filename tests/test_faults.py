@@ -518,3 +518,13 @@ def test_a_loopback_stream_is_read_until_it_ends_then_waited_for(clip: Path,
     records = _records(log)
     summary = records[-1]
     assert summary["frames_total"] > len(frames) // 2 and summary["reconnects"] >= 1
+
+
+def test_snapshots_are_private_to_the_service(clip: Path, tmp_path: Path) -> None:
+    shots = tmp_path / "shots"
+    result = _run("--source", str(clip), "--log", str(tmp_path / "out.jsonl"),
+                  "--snapshots", str(shots), "--snapshot-interval", "0")
+    assert result.returncode == 0, result.stderr
+    files = list(shots.glob("snapshot-*.jpg"))
+    assert files and (shots.stat().st_mode & 0o777) == 0o700
+    assert all((f.stat().st_mode & 0o777) == 0o600 for f in files)

@@ -27,7 +27,8 @@ ENV_FILE = REPO / "systemd" / "edge-fer.env"
 
 
 def _unit() -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(strict=True, interpolation=None)
+    # strict=False: list settings (DeviceAllow=, SystemCallFilter=) repeat by design.
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
     parser.read(UNIT)
     return parser

@@ -5,6 +5,7 @@ only the newest few kept, so frames never pile up on a box nobody watches.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,8 @@ class SnapshotWriter:
         if not self.directory.parent.is_dir():
             raise UserInputError(f"{self.directory}: its parent directory does not exist")
         try:
-            self.directory.mkdir(exist_ok=True)
+            # Faces are personal data: only the service's own user may list or read them.
+            self.directory.mkdir(mode=0o700, exist_ok=True)
         except OSError as e:
             raise UserInputError(f"{self.directory}: cannot create the snapshot directory "
                                  f"({e.strerror or e})") from None
@@ -61,7 +63,9 @@ class SnapshotWriter:
         try:
             if not ok:
                 raise OSError("JPEG encoding failed")
-            tmp.write_bytes(data.tobytes())
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.tobytes())
             tmp.replace(path)
         except OSError as e:
             tmp.unlink(missing_ok=True)
