@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import pytest
 from stream_server import StreamServer
+from test_run_process import _wait_for
 from videos import face_clip, fer_faces
 
 from edge_fer.defaults import DEFAULT_MODEL_DIR
@@ -84,18 +85,6 @@ def _records(*paths: Path) -> list[dict[str, Any]]:
 
 def _frames(records: list[dict[str, Any]]) -> list[int]:
     return [r["frame"] for r in records if r["type"] == "face"]
-
-
-def _wait(predicate: Any, proc: subprocess.Popen[str], what: str, limit: float = LIMIT_S) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if proc.poll() is not None:
-            pytest.fail(f"edge-fer exited ({proc.returncode}) before {what}: "
-                        f"{proc.stderr.read() if proc.stderr else ''}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"no {what} within {limit} s")
-        time.sleep(0.05)
 
 
 def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, float, str]:
@@ -238,7 +227,7 @@ def test_a_damaged_file_loops_whole_not_only_its_first_part(damaged_clip: Path,
     per_pass = CLIP_FRAMES - len(DAMAGED)
     proc = _start("--source", str(damaged_clip), "--log", str(log), "--loop")
     # Frame indices run on across passes: past two passes, the replays went past the damage.
-    _wait(lambda: log.exists() and max(_frames(_records(log)), default=0) > 2 * per_pass + 5,
+    _wait_for(lambda: log.exists() and max(_frames(_records(log)), default=0) > 2 * per_pass + 5,
           proc,
           "a third pass")
     rc, _, stderr = _stop(proc)
@@ -397,7 +386,7 @@ def test_credentials_never_reach_the_status_line_the_log_or_stderr(
 def test_sigterm_during_a_blocked_stream_open_ends_within_2_s(tmp_path: Path) -> None:
     with StreamServer([], hold=True, connections=1, seconds=30) as server:
         proc = _start("--source", server.url(), "--log", str(tmp_path / "out.jsonl"))
-        _wait(server.accepted.is_set, proc, "the stream connection")
+        _wait_for(server.accepted.is_set, proc, "the stream connection")
         time.sleep(0.5)  # FFmpeg now waits for an answer that never comes
         rc, took, stderr = _stop(proc)
     assert rc == 0, stderr
@@ -412,7 +401,7 @@ def test_a_signal_storm_while_waiting_neither_kills_nor_deadlocks(clip: Path,
     log = tmp_path / "out.jsonl"
     proc = _start("--source", str(clip), "--loop", "--max-fps", "4", "--log", str(log),
                   "--summary-interval", "0.5")
-    _wait(lambda: _lines(log) > 0, proc, "a first record")
+    _wait_for(lambda: _lines(log) > 0, proc, "a first record")
     for _ in range(300):
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.002)
@@ -437,10 +426,10 @@ def test_sighup_reopens_the_log_after_logrotate_moved_it(clip: Path, tmp_path: P
     log = tmp_path / "out.jsonl"
     rotated = tmp_path / "out.jsonl.1"
     proc = _start("--source", str(clip), "--loop", "--max-fps", "30", "--log", str(log))
-    _wait(lambda: _lines(log) >= 5, proc, "records")
+    _wait_for(lambda: _lines(log) >= 5, proc, "records")
     log.rename(rotated)  # what logrotate does before it sends SIGHUP
     proc.send_signal(signal.SIGHUP)
-    _wait(lambda: _lines(log) >= 5, proc, "records in the reopened log")
+    _wait_for(lambda: _lines(log) >= 5, proc, "records in the reopened log")
     assert proc.poll() is None
     rc, _, stderr = _stop(proc)
     assert rc == 0, stderr
@@ -456,9 +445,9 @@ def test_a_log_deleted_while_running_is_noticed_and_recreated(clip: Path,
                                                                tmp_path: Path) -> None:
     log = tmp_path / "out.jsonl"
     proc = _start("--source", str(clip), "--loop", "--max-fps", "30", "--log", str(log))
-    _wait(lambda: _lines(log) >= 5, proc, "records")
+    _wait_for(lambda: _lines(log) >= 5, proc, "records")
     log.unlink()
-    _wait(lambda: _lines(log) >= 5, proc, "records in a new log")
+    _wait_for(lambda: _lines(log) >= 5, proc, "records in a new log")
     rc, _, stderr = _stop(proc)
     assert rc == 0, stderr
     assert any("deleted or moved" in ln and str(log) in ln for ln in stderr.splitlines())
