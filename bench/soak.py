@@ -33,11 +33,13 @@ WINDOW = 5  # samples whose median stands for the start and for the end
 
 
 def proc_figures(pid: int) -> dict[str, int]:
-    """RSS (KiB) and threads from /proc/PID/status, open descriptors from /proc/PID/fd."""
+    """RSS, its anonymous part (KiB) and threads from /proc/PID/status, open descriptors from
+    /proc/PID/fd. A leak grows RssAnon; VmRSS also moves when the kernel reclaims the pages of
+    mapped libraries under memory pressure (another job on the box)."""
     out: dict[str, int] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "Threads"):
+        if key in ("VmRSS", "RssAnon", "Threads"):
             out[key] = int(value.split()[0])
     out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
     return out
@@ -91,10 +93,11 @@ def main() -> int:
     proc = subprocess.Popen(cmd, cwd=REPO, stderr=err, text=True)
     print(f"soak: pid {proc.pid}, {args.minutes:g} min at <= {args.fps:g} fps, log {log}",
           flush=True)
-    print(f"{'t_s':>7} {'rss_mib':>8} {'threads':>7} {'fds':>4} {'frames':>8} {'fps':>6} "
+    print(f"{'t_s':>7} {'rss_mib':>8} {'anon_mib':>8} {'threads':>7} {'fds':>4} {'frames':>8} {'fps':>6} "
           f"{'faces':>7} {'dropped':>7} {'undecodable':>11}", flush=True)
     started = time.monotonic()
     rss_after_warmup: list[int] = []
+    anon_after_warmup: list[int] = []
     try:
         while time.monotonic() - started < args.minutes * 60:
             time.sleep(args.every)
@@ -107,7 +110,9 @@ def main() -> int:
             s = last_summary(log) if log.exists() else {}
             if t >= args.warmup:
                 rss_after_warmup.append(fig["VmRSS"])
-            print(f"{t:7.0f} {fig['VmRSS'] / 1024:8.1f} {fig['Threads']:7d} {fig['fds']:4d} "
+                anon_after_warmup.append(fig["RssAnon"])
+            print(f"{t:7.0f} {fig['VmRSS'] / 1024:8.1f} {fig['RssAnon'] / 1024:8.1f} "
+                  f"{fig['Threads']:7d} {fig['fds']:4d} "
                   f"{s.get('frames_total', 0):8d} {s.get('fps', 0):6.2f} "
                   f"{s.get('faces_total', 0):7d} {s.get('frames_dropped', 0):7d} "
                   f"{s.get('frames_undecodable', 0):11d}", flush=True)
@@ -118,7 +123,9 @@ def main() -> int:
         err.close()
     if len(rss_after_warmup) >= 2:
         print(f"soak: RSS after warm-up {rss_after_warmup[0] / 1024:.1f} -> "
-              f"{rss_after_warmup[-1] / 1024:.1f} MiB, growth {growth(rss_after_warmup):+.2f}% "
+              f"{rss_after_warmup[-1] / 1024:.1f} MiB, growth {growth(rss_after_warmup):+.2f}%; "
+              f"anonymous {anon_after_warmup[0] / 1024:.1f} -> {anon_after_warmup[-1] / 1024:.1f} "
+              f"MiB, growth {growth(anon_after_warmup):+.2f}% "
               f"(median of the first and last {min(WINDOW, len(rss_after_warmup) // 2 or 1)} "
               f"of {len(rss_after_warmup)} samples; exit {proc.returncode})", flush=True)
     else:
