@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from edge_fer.commands.params import Finite
 from edge_fer.sinks.events import parse_events
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def fleet_options(f: F) -> F:
                      "~/.local/state/edge-fer]."),
         click.option("--mqtt-spool-mb", default=64.0, show_default=True,
                      envvar="EDGE_FER_MQTT_SPOOL_MB", show_envvar=True,
-                     type=click.FloatRange(min=0.01),
+                     type=Finite(0.01, 1e6),
                      help="Spool size limit; past it the oldest messages are dropped (and "
                      "counted)."),
         click.option("--ha-discovery/--no-ha-discovery", default=False,

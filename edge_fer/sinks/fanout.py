@@ -39,6 +39,10 @@ class StampedFanOut(RecordSink):
         for sink in self.sinks:
             sink.write(stamped)
 
+    def reopen(self) -> None:
+        for sink in self.sinks:
+            sink.reopen()
+
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
