@@ -59,8 +59,13 @@ def tta_option(*, model: str | None, note: str = "", **kwargs: Any) -> Callable[
                              f"{note}".strip(), **kwargs)
 
 
+MAX_SIDE = 16384
+
+
 def parse_size(text: str | None, param_hint: str) -> tuple[int, int] | None:
-    """'640x480' -> (640, 480); None or '' -> None; click.BadParameter when malformed or < 16 px."""
+    """'640x480' -> (640, 480); None or '' -> None; click.BadParameter when malformed, under
+    16 px or over MAX_SIDE (no camera or model frame is that large; an absurd size would only
+    fail later, deep in OpenCV)."""
     if not text:
         return None
     try:
@@ -70,6 +75,9 @@ def parse_size(text: str | None, param_hint: str) -> tuple[int, int] | None:
                                  param_hint=param_hint) from None
     if w < 16 or h < 16:
         raise click.BadParameter(f"'{text}' is too small", param_hint=param_hint)
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise click.BadParameter(f"'{text}' is too large (at most {MAX_SIDE} px a side)",
+                                 param_hint=param_hint)
     return (w, h)
 
 

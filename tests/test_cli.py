@@ -112,3 +112,15 @@ def test_evaluate_reports_progress_when_asked(fer_root: Path, tmp_path: Path) ->
     assert "evaluated 20/20 faces" in told.stderr and "evaluated" not in told.stdout
     quiet = run(*args)
     assert quiet.exit_code == 0 and "evaluated" not in quiet.output
+
+
+@pytest.mark.parametrize("text, problem", [("640x", "is not WIDTHxHEIGHT"), ("8x480", "too small"),
+                                           ("100000x480", "too large (at most 16384 px")])
+def test_a_frame_size_is_refused_outside_what_a_camera_gives(text: str, problem: str) -> None:
+    import click
+
+    from edge_fer.options import parse_size
+
+    assert parse_size("640x480", "--camera-size") == (640, 480)
+    with pytest.raises(click.BadParameter, match=problem):
+        parse_size(text, "--camera-size")
