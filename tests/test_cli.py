@@ -115,7 +115,7 @@ def test_evaluate_reports_progress_when_asked(fer_root: Path, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("text, problem", [("640x", "is not WIDTHxHEIGHT"), ("8x480", "too small"),
-                                           ("100000x480", "too large (at most 16384 px")])
+                                           ("100000x480", r"too large \(at most 16384 px")])
 def test_a_frame_size_is_refused_outside_what_a_camera_gives(text: str, problem: str) -> None:
     import click
 
