@@ -2,10 +2,14 @@
 
 Writes a 640x480 clip of real face crops (one face per frame, 150-230 px, true box and label
 known), then runs, each in its own process so that peak RSS and CPU time are its own:
-  * edge-fer: the real `edge-fer run` command (Haar, a TFLite/OpenVINO model; this process
-    never imports TensorFlow), read back from its JSON-lines log and summary record;
-  * fer 25.10.3 in Haar mode (`FER(mtcnn=False)`, TensorFlow).
-Both are scored on the frames they report: coverage (a detection with IoU >= 0.3 to the true
+  * edge-fer: the real `edge-fer run` command with each detector asked for (`--detectors
+    haar,yunet,mtcnn`; `yunet+align` / `yunet-align` force the landmark alignment on or off),
+    a TFLite/OpenVINO model, read back from its JSON-lines log and summary record;
+  * fer 25.10.3 (TensorFlow) with its Haar cascade (`FER(mtcnn=False)`) and, with `--fer
+    haar,mtcnn`, with MTCNN: fer 25's own MTCNN mode needs facenet-pytorch (PyTorch), so its
+    classifier is fed the boxes of the `mtcnn` package's MTCNN on the full frame, which is
+    what `FER(mtcnn=True)` ran up to fer 22.
+All are scored on the frames they report: coverage (a detection with IoU >= 0.3 to the true
 box), accuracy on covered faces, end-to-end accuracy (correct face-frames / all face-frames).
 
     .venv/bin/python bench/end_to_end.py --model MODEL_DIR_OR_FILE [--frames 150]
@@ -127,11 +131,23 @@ def run_child(cmd: list[str]) -> tuple[float, str]:
 
 # -- edge-fer ----------------------------------------------------------------------------------
 
+def edge_fer_options(variant: str) -> list[str]:
+    """`edge-fer run` options for a variant: a detector key, `+align` or `-align` after it
+    forcing the landmark alignment on or off (else the detector's own choice); "": run's
+    defaults."""
+    if not variant:
+        return []
+    for suffix, flag in (("+align", "--align"), ("-align", "--no-align")):
+        if variant.endswith(suffix):
+            return ["--detector", variant[:-len(suffix)], flag]
+    return ["--detector", variant]
+
+
 def edge_fer_once(clip: Path, model: list[str], threads: int | None, extra: list[str],
-                  log: Path) -> Outcome:
+                  log: Path, variant: str) -> Outcome:
     log.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "edge_fer", "run", "--source", str(clip), *model,
-           "--detector", "haar", "--log", str(log), "--summary-interval", "3600", *extra]
+           *edge_fer_options(variant), "--log", str(log), "--summary-interval", "3600", *extra]
     if threads:
         cmd += ["--threads", str(threads)]
     rss, _ = run_child(cmd)
@@ -142,22 +158,35 @@ def edge_fer_once(clip: Path, model: list[str], threads: int | None, extra: list
         if r["type"] == "face":
             boxes.setdefault(r["frame"], []).append((tuple(r["box"]), r["label"]))
     lat = summary["latency_ms"]
-    return Outcome("edge-fer", summary["fps"], {s: lat.get(s, 0.0) for s in STAGES}, boxes, rss,
+    return Outcome(f"edge-fer {variant or 'default'}", summary["fps"], {s: lat.get(s, 0.0) for s in STAGES},
+                   boxes, rss,
                    summary.get("cpu_ms_per_frame", float("nan")),
                    {"frames": summary["frames_total"]})
 
 
 # -- fer ---------------------------------------------------------------------------------------
 
-def fer_worker(clip: Path, out: Path) -> None:
-    """Runs inside the fer child process: the clip through FER(mtcnn=False), timed per stage."""
+def fer_worker(clip: Path, out: Path, mode: str) -> None:
+    """Runs inside the fer child process: the clip through fer's Haar or MTCNN pipeline, timed
+    per stage."""
     import cv2
     from fer.fer import FER
 
     detector = FER(mtcnn=False)
+    find_faces = detector.find_faces
+    if mode == "mtcnn":
+        from mtcnn import MTCNN
+
+        net = MTCNN()
+
+        def find_faces(frame: Any) -> list[list[int]]:  # fer 22's FER(mtcnn=True)
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            return [face["box"] for face in net.detect_faces(rgb)]
+
     cap = cv2.VideoCapture(str(clip))
     ok, frame = cap.read()
-    detector.detect_emotions(frame)  # warm-up: the first call builds the interpreter's plan
+    # Warm-up: the first calls build the interpreters' plans.
+    detector.detect_emotions(frame, face_rectangles=find_faces(frame) or None)
     cap.release()
     cap = cv2.VideoCapture(str(clip))
     ms: dict[str, list[float]] = {s: [] for s in STAGES}
@@ -170,7 +199,7 @@ def fer_worker(clip: Path, out: Path) -> None:
         if not ok:
             break
         t1 = time.perf_counter()
-        rects = detector.find_faces(frame)
+        rects = find_faces(frame)
         t2 = time.perf_counter()
         # fer crops and classifies in one call; its crop is a slice and a resize.
         found = detector.detect_emotions(frame, face_rectangles=rects) if len(rects) else []
@@ -191,11 +220,11 @@ def fer_worker(clip: Path, out: Path) -> None:
         "boxes": boxes}))
 
 
-def fer_once(clip: Path, out: Path) -> Outcome:
-    rss, _ = run_child([sys.executable, __file__, "--fer-worker", str(clip), str(out)])
+def fer_once(clip: Path, out: Path, mode: str) -> Outcome:
+    rss, _ = run_child([sys.executable, __file__, "--fer-worker", str(clip), str(out), mode])
     data = json.loads(out.read_text())
     boxes = {int(k): [(tuple(b), lab) for b, lab in v] for k, v in data["boxes"].items()}
-    return Outcome("fer", data["fps"], data["stages_ms"], boxes, rss,
+    return Outcome(f"fer {mode}", data["fps"], data["stages_ms"], boxes, rss,
                    data["cpu_ms_per_frame"])
 
 
@@ -257,15 +286,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3, help="runs per tool (median by FPS)")
     ap.add_argument("--threads", type=int, help="edge-fer classifier threads")
     ap.add_argument("--edge-fer-args", default="", help="extra `edge-fer run` options")
+    ap.add_argument("--detectors", default="",
+                    help="edge-fer detectors, comma-separated; `yunet+align` / `yunet-align` "
+                         "force the alignment on / off [default: run's default detector]")
+    ap.add_argument("--fer", default="haar",
+                    help="fer pipelines, comma-separated: haar, mtcnn [default: haar]")
     ap.add_argument("--skip-fer", action="store_true", help="edge-fer only (fer not installed)")
     ap.add_argument("--keep", type=Path, help="keep the clip and its truth in this folder")
-    ap.add_argument("--fer-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--fer-worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.fer_worker:
-        fer_worker(*args.fer_worker)
+        clip_arg, out_arg, mode = args.fer_worker
+        fer_worker(Path(clip_arg), Path(out_arg), mode)
         return
     if args.model is None:
         ap.error("--model is required")
+    variants = [v for v in args.detectors.split(",") if v] or [""]
+    fer_modes = [] if args.skip_fer else [m for m in args.fer.split(",") if m]
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = args.keep or Path(tmp_name)
@@ -281,49 +318,60 @@ def main(argv: list[str] | None = None) -> None:
         extra = args.edge_fer_args.split()
         print(f"clip: {len(truth)} frames 640x480, {len(faces)} faces x "
               f"{args.frames_per_face} frames, 150-230 px, from {args.faces}")
-        print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; {platform.python_version()}")
+        print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.1f} at the start; {platform.python_version()}")
         print(f"versions: {versions()}")
-        print(f"edge-fer: `edge-fer run --detector haar {' '.join(model + extra)}`"
-              f"{f' --threads {args.threads}' if args.threads else ''}; "
-              f"fer: FER(mtcnn=False); {args.repeats} runs each, alternating; median by FPS", flush=True)
-        # Alternating runs: a slow spell of a shared machine then slows both tools alike.
-        edge_runs: list[Outcome] = []
-        fer_runs: list[Outcome] = []
+        print(f"edge-fer: `edge-fer run {' '.join(model + extra)}`"
+              f"{f' --threads {args.threads}' if args.threads else ''} with "
+              f"{', '.join(v or 'its default detector' for v in variants)}; fer: "
+              f"{', '.join(fer_modes) or 'skipped'}; {args.repeats} rounds of every tool back "
+              f"to back; median by FPS", flush=True)
+        # Rounds of every tool back to back: a slow spell of a shared machine then slows
+        # them alike, and each round gives one fps ratio per pair.
+        runs: dict[str, list[Outcome]] = {}
         for _ in range(args.repeats):
-            edge_runs.append(edge_fer_once(clip, model, args.threads, extra,
-                                           tmp / "edge.jsonl"))
-            if not args.skip_fer:
-                fer_runs.append(fer_once(clip, tmp / "fer.json"))
-        outcomes = [median_outcome(edge_runs)] + ([median_outcome(fer_runs)] if fer_runs else [])
-        report(outcomes, truth, [e.fps / f.fps for e, f in zip(edge_runs, fer_runs)])
+            for variant in variants:
+                o = edge_fer_once(clip, model, args.threads, extra, tmp / "edge.jsonl", variant)
+                runs.setdefault(o.name, []).append(o)
+            for mode in fer_modes:
+                o = fer_once(clip, tmp / "fer.json", mode)
+                runs.setdefault(o.name, []).append(o)
+        report(runs, truth)
 
 
-def report(outcomes: list[Outcome], truth: list[list[Placement]],
-           pair_ratios: list[float] | None = None) -> None:
+def report(runs: dict[str, list[Outcome]], truth: list[list[Placement]]) -> None:
+    """The median run of each tool, then each edge-fer variant against fer's pipelines: fps
+    (median of the round-by-round ratios) and end-to-end accuracy."""
+    outcomes = [median_outcome(r) for r in runs.values()]
     scores = {o.name: score(truth, o.boxes) for o in outcomes}
-    head = (f"{'tool':9} {'fps':>6} {'cover%':>7} {'acc@cov%':>8} {'e2e%':>6} {'false':>5} "
-            f"{'RSS MB':>7} {'CPU ms/f':>8}  " + " ".join(f"{s + ' ms':>11}" for s in STAGES))
+    width = max(len(o.name) for o in outcomes)
+    head = (f"{'tool':{width}} {'fps':>6} {'cover%':>7} {'false':>5} {'acc@cov%':>8} "
+            f"{'e2e%':>6} {'CPU ms/f':>8} {'e2e/CPUms':>9} {'RSS MB':>7}  "
+            + " ".join(f"{s + ' ms':>11}" for s in STAGES))
     print(head)
     for o in outcomes:
         s = scores[o.name]
-        print(f"{o.name:9} {o.fps:6.1f} {100 * s.coverage:7.1f} {100 * s.accuracy_covered:8.1f} "
-              f"{100 * s.accuracy_end_to_end:6.1f} {s.false_detections:5d} {o.rss_mb:7.0f} "
-              f"{o.cpu_ms_per_frame:8.1f}  "
+        print(f"{o.name:{width}} {o.fps:6.1f} {100 * s.coverage:7.1f} {s.false_detections:5d} "
+              f"{100 * s.accuracy_covered:8.1f} {100 * s.accuracy_end_to_end:6.1f} "
+              f"{o.cpu_ms_per_frame:8.1f} {100 * s.accuracy_end_to_end / o.cpu_ms_per_frame:9.2f} "
+              f"{o.rss_mb:7.0f}  "
               + " ".join(f"{o.stages_ms.get(st, 0.0):11.2f}" for st in STAGES))
-    if len(outcomes) == 2:
-        e, f = outcomes
-        se, sf = scores[e.name], scores[f.name]
-        acc = (se.accuracy_end_to_end / sf.accuracy_end_to_end if sf.accuracy_end_to_end
-               else float("nan"))
-        print(f"edge-fer/fer: fps x{e.fps / f.fps:.2f}, end-to-end accuracy x{acc:.2f}, "
-              f"coverage x{se.coverage / sf.coverage if sf.coverage else float('nan'):.2f}")
-        if pair_ratios:
-            print("fps ratio of each back-to-back pair of runs: "
-                  + ", ".join(f"x{r:.2f}" for r in pair_ratios)
-                  + f" (median x{statistics.median(pair_ratios):.2f})")
-    edge = outcomes[0]
-    print(f"edge-fer peak RSS {edge.rss_mb:.0f} MB (target <= 250 MB): "
-          f"{'ok' if edge.rss_mb <= 250 else 'OVER'}")
+    fer_names = [o.name for o in outcomes if o.name.startswith("fer ")]
+    for o in outcomes:
+        if not o.name.startswith("edge-fer"):
+            continue
+        for ref in fer_names:
+            ratios = [e.fps / f.fps for e, f in zip(runs[o.name], runs[ref])]
+            se, sf = scores[o.name], scores[ref]
+            acc = (se.accuracy_end_to_end / sf.accuracy_end_to_end if sf.accuracy_end_to_end
+                   else float("nan"))
+            print(f"{o.name} / {ref}: fps x{statistics.median(ratios):.2f} (rounds "
+                  + ", ".join(f"x{r:.2f}" for r in ratios)
+                  + f"), end-to-end accuracy x{acc:.2f}")
+    for o in outcomes:
+        if o.name.startswith("edge-fer"):
+            print(f"{o.name} peak RSS {o.rss_mb:.0f} MB (target <= 250 MB): "
+                  f"{'ok' if o.rss_mb <= 250 else 'OVER'}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ RUNTIMES = Registry(
 DETECTORS = Registry(
     "detector",
     Backend("haar", "edge_fer.detectors.haar:HaarDetector", "OpenCV, light"),
+    Backend("yunet", "edge_fer.detectors.yunet:YuNetDetector", "OpenCV DNN, eye landmarks"),
     Backend("mtcnn", "edge_fer.detectors.mtcnn:MTCNNDetector", "TensorFlow", "mtcnn"),
 )
 

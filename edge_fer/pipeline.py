@@ -44,7 +44,7 @@ class FramePipeline:
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
-        self.crop = crop or CropConfig(shift=detector.crop_shift)
+        self.crop = crop or CropConfig(shift=detector.crop_shift, align=detector.align)
         self.class_names = classifier.info.class_names
         # A TTA's framings are spread over a face's frames, one a frame (edge_fer.tta): a
         # frame costs flip's two images a face, and the tracker averages the last `_window`.

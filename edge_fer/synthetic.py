@@ -75,11 +75,13 @@ def background(size: tuple[int, int] = FRAME_SIZE, seed: int = 0) -> np.ndarray:
     return (c0 * (1 - t) + c1 * t).astype(np.uint8)
 
 
-def face_patch(face_file: Path, face_px: int, angle: float = 0.0) -> tuple[np.ndarray, int]:
-    """The face upscaled to face_px, padded with its own border; returns (patch, pad)."""
-    gray = cv2.imread(str(face_file), cv2.IMREAD_GRAYSCALE)
+def face_patch(face: Path | np.ndarray, face_px: int, angle: float = 0.0,
+               ) -> tuple[np.ndarray, int]:
+    """The face (an image file, or a gray image) upscaled to face_px, padded with its own
+    border; returns (patch, pad)."""
+    gray = cv2.imread(str(face), cv2.IMREAD_GRAYSCALE) if isinstance(face, Path) else face
     if gray is None:
-        raise FileNotFoundError(face_file)
+        raise FileNotFoundError(face)
     up = cv2.resize(gray, (face_px, face_px), interpolation=cv2.INTER_CUBIC)
     pad = face_px // 3
     patch = cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
@@ -98,13 +100,19 @@ def compose(faces: list[tuple[Path, int, tuple[int, int]]], bg: np.ndarray,
     placed: list[Placement] = []
     for face_file, face_px, (x, y) in faces:
         patch, pad = face_patch(face_file, face_px, angle)
-        x0, y0 = x - pad, y - pad
-        ph, pw = patch.shape[:2]
-        fx0, fy0 = max(x0, 0), max(y0, 0)
-        fx1, fy1 = min(x0 + pw, frame.shape[1]), min(y0 + ph, frame.shape[0])
-        frame[fy0:fy1, fx0:fx1] = patch[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+        paste(frame, patch, (x - pad, y - pad))
         placed.append(Placement((x, y, face_px, face_px), face_file))
     return frame, placed
+
+
+def paste(frame: np.ndarray, patch: np.ndarray, at: tuple[int, int]) -> None:
+    """Paste patch into frame (in place) with its top-left at `at`; what falls outside is cut."""
+    x0, y0 = at
+    ph, pw = patch.shape[:2]
+    fx0, fy0 = max(x0, 0), max(y0, 0)
+    fx1, fy1 = min(x0 + pw, frame.shape[1]), min(y0 + ph, frame.shape[0])
+    if fx1 > fx0 and fy1 > fy0:
+        frame[fy0:fy1, fx0:fx1] = patch[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
 
 
 def write_clip(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
@@ -119,6 +127,20 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
     finally:
         writer.release()
     return path
+
+
+def read_clip(path: Path) -> list[np.ndarray]:
+    """Every frame of a clip, decoded (what a detector benchmark runs on)."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return frames
+            frames.append(frame)
+    finally:
+        cap.release()
 
 
 def face_clip(path: Path, face_files: list[Path], frames_per_face: int = 3,

@@ -84,7 +84,9 @@ def _records(path: Path) -> list[dict[str, Any]]:
 
 
 def _run(*args: str) -> Result:
-    return CliRunner().invoke(cli, ["run", *args])
+    # These tests rebuild crops from the logged boxes as Haar's box crops (RUN_CROP).
+    detector = () if "--detector" in args else ("--detector", "haar")
+    return CliRunner().invoke(cli, ["run", *detector, *args])
 
 
 def test_run_logs_each_face_with_the_classifiers_own_label(

@@ -35,7 +35,11 @@ def _env(name: str) -> str:
 @click.option("--source", required=True, metavar="SRC", envvar=_env("SOURCE"), show_envvar=True,
               help="Camera index (0) or /dev/videoN, a video file, an rtsp:// or http:// URL, "
                    "or picamera2[:N] on a Raspberry Pi.")
-@detector_option(default="haar", show_default=True, envvar=_env("DETECTOR"), show_envvar=True)
+@detector_option(default="yunet", show_default=True, envvar=_env("DETECTOR"), show_envvar=True,
+                 help="Face detector (docs/detectors.md).")
+@click.option("--detector-model", metavar="FILE", envvar=_env("DETECTOR_MODEL"),
+              show_envvar=True,
+              help="The yunet detector's ONNX file [default: the one shipped with edge-fer].")
 @click.option("--model", metavar="FILE", envvar=_env("MODEL"), show_envvar=True,
               help="A .tflite, OpenVINO .xml or .keras model, or a manifest.json or its folder "
                    "[default: the shipped model].")
@@ -104,7 +108,11 @@ def _env(name: str) -> str:
 @click.option("--crop-shift", envvar=_env("CROP_SHIFT"), show_envvar=True,
               type=Finite(-0.5, 0.5),
               help="Move the crop down by this fraction of the face box's height "
-                   "[default: the detector's own: haar 0.05, mtcnn 0].")
+                   "[default: the detector's own: haar 0.05, yunet 0.05, mtcnn 0].")
+@click.option("--align/--no-align", default=None, envvar=_env("ALIGN"), show_envvar=True,
+              help="Frame each face from its eyes (upright, scaled by the eye distance) when "
+                   "the detector finds them [default: the detector's own: yunet on, mtcnn "
+                   "off, haar has no landmarks].")
 @click.option("--smoothing/--no-smoothing", default=True, show_default=True,
               envvar=_env("SMOOTHING"), show_envvar=True,
               help="Average each face's probabilities over frames.")
@@ -118,13 +126,14 @@ def _env(name: str) -> str:
               envvar=_env("SNAPSHOT_INTERVAL"), show_envvar=True,
               type=seconds(zero=True), help="Seconds between snapshots.")
 @fleet_options
-def command(source: str, detector: str, model: str | None, manifest: str | None,
+def command(source: str, detector: str, detector_model: str | None, model: str | None,
+            manifest: str | None,
             runtime: str | None, threads: int | None, tta: str, profile_file: str | None,
             log_target: str, log_max_mb: float, log_backups: int, max_fps: float | None,
             duration: float | None, loop: bool, give_up_after: float, summary_interval: float,
             camera_size: str, min_face: int, detect_width: int, full_detect_every: int,
             opencv_threads: int, classify_every: int, margin: float, crop_shift: float | None,
-            smoothing: bool,
+            align: bool | None, smoothing: bool,
             smoothing_alpha: float, snapshot_dir: str | None, snapshot_interval: float,
             **fleet: Any) -> None:
     """Detect faces in a camera feed or video and log their emotions, until stopped.
@@ -149,6 +158,9 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
 
     if model and manifest:
         raise click.UsageError("give --model or --manifest, not both")
+    if detector_model and detector != "yunet":
+        raise click.BadParameter(f"the {detector} detector takes no model file (yunet does)",
+                                 param_hint="--detector-model")
     import cv2
 
     cv2.setNumThreads(opencv_threads or usable_cores())  # cv2's own 0 means one thread
@@ -179,14 +191,17 @@ def command(source: str, detector: str, model: str | None, manifest: str | None,
             _check_profile(profile_file or "", profile, classifier, threads)
         face_detector = stack.enter_context(
             load_detector(detector, DetectorConfig(min_face=min_face, detect_width=detect_width,
-                                                   full_frame_every=full_detect_every)))
+                                                   full_frame_every=full_detect_every,
+                                                   model_path=detector_model)))
         pipeline = FramePipeline(face_detector, classifier,
                                  Tracker(TrackingConfig(smoothing=smoothing,
                                                         alpha=smoothing_alpha,
                                                         classify_every=classify_every)),
                                  CropConfig(margin=margin,
                                             shift=face_detector.crop_shift if crop_shift is None
-                                            else crop_shift))
+                                            else crop_shift,
+                                            align=face_detector.align if align is None
+                                            else align))
         notifier = stack.enter_context(closing(Notifier()))
         config = RunConfig(max_fps=max_fps, duration=duration, loop=loop,
                            give_up_after=give_up_after, summary_interval=summary_interval)

@@ -38,6 +38,8 @@ class DetectorConfig:
     # Between full-frame passes, follow the known faces from where they were (see guided.py);
     # 1 runs the detector on every frame.
     full_frame_every: int = 5
+    # The detector's own model file, for detectors that load one (yunet); None: the shipped one.
+    model_path: str | None = None
 
     def __post_init__(self) -> None:
         if self.full_frame_every < 1:
@@ -49,6 +51,9 @@ class FaceDetector(ABC):
     # How far the classifier's crop should move down from this detector's box (a fraction of
     # the box height, CropConfig.shift), measured per detector on validation faces.
     crop_shift: float = 0.0
+    # Whether the classifier does better on crops framed from this detector's eye landmarks
+    # (CropConfig.align) than from its boxes; measured per detector (docs/detectors.md).
+    align: bool = False
 
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config

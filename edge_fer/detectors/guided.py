@@ -24,6 +24,7 @@ class GuidedDetector(FaceDetector):
         self.inner = inner
         self.key = inner.key
         self.crop_shift = inner.crop_shift
+        self.align = inner.align
         self._follower = FaceFollower(follow)
         self._since_full = 0
         self.full_passes = 0  # how many frames needed the detector (for figures)
