@@ -132,7 +132,7 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
 def read_clip(path: Path) -> list[np.ndarray]:
     """Every frame of a clip, decoded (what a detector benchmark runs on)."""
     cap = cv2.VideoCapture(str(path))
-    frames = []
+    frames: list[np.ndarray] = []
     try:
         while True:
             ok, frame = cap.read()

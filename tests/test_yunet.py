@@ -256,3 +256,9 @@ def test_profile_times_the_whole_pipeline_with_yunet(tmp_path: Path) -> None:
     pipe = load_profile(out).settings.pipeline
     assert pipe is not None and pipe.detector == "yunet"
     assert "whole pipeline: yunet on a 320x240 frame" in result.output
+
+
+def test_evaluate_align_needs_a_detector(fer_root: Path) -> None:
+    result = CliRunner().invoke(cli, ["evaluate", "--data", str(fer_root / "test"), "--align"])
+    assert result.exit_code == 2 and "--align" in result.output and "needs --detector" in \
+        result.output
