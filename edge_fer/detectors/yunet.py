@@ -38,9 +38,12 @@ class YuNetDetector(FaceDetector):
         if not path.is_file():
             raise ModelError(f"{path}: no such YuNet model file")
         # OpenCV logs its own ONNX parse errors to stderr before raising; the one-line error
-        # below says it all.
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        # below says it all. Older wheels (opencv-headless < 4.12, what Bookworm's numpy 1
+        # gets) have no cv2.utils.logging: there the noise stays.
+        logging = getattr(cv2.utils, "logging", None)
+        level = logging.getLogLevel() if logging else None
+        if logging:
+            logging.setLogLevel(logging.LOG_LEVEL_SILENT)
         try:
             net = cv2.FaceDetectorYN.create(str(path), "", (config.detect_width,
                                                              config.detect_width * 3 // 4),
@@ -49,7 +52,8 @@ class YuNetDetector(FaceDetector):
             raise ModelError(f"{path}: OpenCV cannot load this YuNet model (not a YuNet "
                              "ONNX file with a fixed input size)") from None
         finally:
-            cv2.utils.logging.setLogLevel(level)
+            if logging:
+                logging.setLogLevel(level)
         self._net: cv2.FaceDetectorYN | None = net
         self._size: tuple[int, int] = (0, 0)
 
