@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fresh machine -> .venv with edge-fer[all] -> the shipped defaults at work:
-#   1. `edge-fer run` (Haar + the shipped model) on a clip of FER2013 test faces -> emotions.jsonl
+#   1. `edge-fer run` (YuNet + the shipped model) on a clip of FER2013 test faces -> emotions.jsonl
 #   2. `edge-fer evaluate` of the shipped model on FER2013 test -> evaluation.json (+ PNG)
 set -euo pipefail
 cd "$(dirname "$0")/.."
