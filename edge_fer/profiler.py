@@ -50,12 +50,12 @@ from edge_fer.profile import (
     SweepSettings,
 )
 from edge_fer.runtimes.base import Classifier
+from edge_fer.validate import MAX_RESOLUTION
 
 log = logging.getLogger(__name__)
 
 # The ten resolutions Ghadami & Rezvanian (2024) timed.
 PAPER_RESOLUTIONS = (12, 48, 66, 84, 100, 128, 143, 162, 224, 299)
-MAX_RESOLUTION = 1024
 EXTEND_FACTOR = 1.25  # each extra step above the sweep when the budget is not reached yet
 MAX_ATTEMPTS = 12
 CHECK_ROUNDS = 3  # profile check: the median of this many measurements decides

@@ -14,7 +14,7 @@ from typing import Any
 from edge_fer.errors import ModelError
 
 MIN_RESOLUTION = 8  # below this the network's strides leave nothing to classify
-MAX_RESOLUTION = 1024  # the largest input a profile may pick (profiler.MAX_RESOLUTION)
+MAX_RESOLUTION = 1024  # the largest input a profile may pick: the sweep stops here too
 MAX_CLASSES = 1000
 CHANNELS = (1, 3)
 
