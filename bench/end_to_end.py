@@ -33,6 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from edge_fer.detected import IOU_FOUND as IOU_COVERED  # noqa: E402
 from edge_fer.synthetic import (  # noqa: E402
     Placement,
     face_clip,
@@ -43,7 +44,6 @@ from edge_fer.synthetic import (  # noqa: E402
 from edge_fer.tracking import iou  # noqa: E402
 
 STAGES = ("decode", "detect", "crop", "classify", "log")
-IOU_COVERED = 0.3
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 Box = tuple[int, int, int, int]
 

@@ -19,7 +19,7 @@ from edge_fer.runtimes.base import Classifier
 from edge_fer.synthetic import FRAME_SIZE, background, face_patch, paste
 from edge_fer.tracking import iou
 
-IOU_FOUND = 0.3  # as bench/end_to_end.py scores coverage
+IOU_FOUND = 0.3  # a true face counts as found (bench/end_to_end.py's coverage too)
 SIZE_RANGE = (150, 230)  # face side in a 640x480 frame: the benchmark clip's
 
 
