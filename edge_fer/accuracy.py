@@ -38,6 +38,14 @@ class AccuracyTable:
     def sizes(self, tta: str) -> list[int]:
         return sorted(p.resolution for p in self.rows if p.tta == tta)
 
+    def ranking_tta(self, tta: str | None) -> str | None:
+        """The TTA whose rows rank sizes for a model run under `tta`: its own, else the rows
+        without TTA (the shape of accuracy against size is what matters), else None."""
+        for candidate in (tta, "none"):
+            if candidate is not None and self.sizes(candidate):
+                return candidate
+        return None
+
     def expected(self, resolution: int, tta: str) -> float | None:
         """Accuracy at `resolution` under `tta`, linear between measured sizes; None outside
         them (a size never measured is not guessed at)."""

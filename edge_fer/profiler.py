@@ -332,15 +332,6 @@ def _nothing_within(settings: SweepSettings, stat: str, lo: int,
                        f"less {100 * settings.headroom:g}% headroom ({stat}){where}")
 
 
-def ranking_tta(table: AccuracyTable, tta: str | None) -> str | None:
-    """The TTA whose rows rank sizes: the timed one, else the table's rows without TTA
-    (the shape of accuracy against size is what matters), else None."""
-    for candidate in (tta, "none"):
-        if candidate is not None and table.sizes(candidate):
-            return candidate
-    return None
-
-
 def accuracy_pick(record: FitRecord, measure: Callable[[int], Measurement],
                   settings: SweepSettings, table: AccuracyTable, lo: int, hi: int,
                   progress: Progress = _quiet) -> Pick | None:
@@ -352,7 +343,7 @@ def accuracy_pick(record: FitRecord, measure: Callable[[int], Measurement],
     None when the table does not apply or no candidate holds: the caller falls back to the
     largest size within budget.
     """
-    tta = ranking_tta(table, settings.tta)
+    tta = table.ranking_tta(settings.tta)
     if tta is None:
         return None
     sizes = table.sizes(tta)
@@ -425,7 +416,7 @@ def profile_workload(workload: Workload, settings: SweepSettings, model: ModelId
             reason = ("the largest size within the budget (none of the sizes the model's "
                       "accuracy table covers meets it)")
             notes.append(reason)
-        tta = ranking_tta(accuracy, settings.tta) if accuracy is not None else None
+        tta = accuracy.ranking_tta(settings.tta) if accuracy is not None else None
         expected = accuracy.expected(pick.resolution, tta) if accuracy is not None and tta else None
         pick = replace(pick, reason=reason,
                        expected_accuracy=None if expected is None else round(expected, 4))

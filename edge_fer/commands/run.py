@@ -266,8 +266,9 @@ def _check_profile(path: str, profile: Profile, classifier: Classifier,
         log.warning("%s was measured for %s, this model is %s", path, profile.model.arch,
                     classifier.info.arch)
     table = classifier.info.accuracy
-    covered = table is not None and any(
-        table.expected(classifier.resolution, t) is not None for t in (classifier.info.tta, "none"))
+    ranking = table.ranking_tta(classifier.info.tta) if table is not None else None
+    covered = (table is not None and ranking is not None
+               and table.expected(classifier.resolution, ranking) is not None)
     if covered:
         log.info("%s chose %d px: %s", path, classifier.resolution,
                  f"expected accuracy {profile.pick.expected_accuracy:.1%}"
