@@ -1,10 +1,17 @@
-"""On-the-fly augmentation of 48x48 face batches in the TensorFlow graph (training only)."""
+"""Training-time augmentation of 48x48 faces, in NumPy and OpenCV (no deep-learning framework).
+
+Why not in the framework's graph: the same code then feeds Keras on any backend (TensorFlow
+on the workstation's CPU, PyTorch or JAX on a GPU box), and it is testable without either.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import cv2
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -30,74 +37,85 @@ PRESETS: dict[str, Augmentation | None] = {
 }
 
 
-def augment_batch(images: Any, aug: Augmentation) -> Any:
-    """(B, H, W, 1) float32 -> the same, each image with its own random affine transform."""
-    import tensorflow as tf
+def _affine(rng: np.random.Generator, n: int, aug: Augmentation, side: int) -> np.ndarray:
+    """(n, 2, 3) maps from output to input pixel coordinates of a side x side face.
 
-    shape = tf.shape(images)
-    b = shape[0]
-    h = tf.cast(shape[1], tf.float32)
-    w = tf.cast(shape[2], tf.float32)
+    A = R(theta) @ Shear(shear) @ diag(zx, zy) about the centre, then a shift; a flip mirrors
+    the output column.
+    """
+    def uniform(lo: float, hi: float) -> np.ndarray:
+        return rng.uniform(lo, hi, n)
 
-    def uniform(lo: float, hi: float) -> Any:
-        return tf.random.uniform([b], lo, hi)
-
-    theta = uniform(-1.0, 1.0) * (aug.rotation_deg * math.pi / 180.0)
+    theta = uniform(-1.0, 1.0) * math.radians(aug.rotation_deg)
     shear = uniform(-aug.shear, aug.shear)
     zx = uniform(1.0 - aug.zoom, 1.0 + aug.zoom)
     zy = uniform(1.0 - aug.zoom, 1.0 + aug.zoom)
-    tx = uniform(-aug.shift, aug.shift) * w
-    ty = uniform(-aug.shift, aug.shift) * h
-    cos, sin = tf.cos(theta), tf.sin(theta)
-    # A = R(theta) @ Shear(shear) @ diag(zx, zy): maps output to input coordinates about the centre.
-    a00 = cos * zx
-    a01 = (-cos * tf.sin(shear) - sin * tf.cos(shear)) * zy
-    a10 = sin * zx
-    a11 = (-sin * tf.sin(shear) + cos * tf.cos(shear)) * zy
-    cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
-    a02 = cx - a00 * cx - a01 * cy + tx
-    a12 = cy - a10 * cx - a11 * cy + ty
-    zeros = tf.zeros_like(a00)
-    transforms = tf.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
-    out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=shape[1:3],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="NEAREST")
+    tx = uniform(-aug.shift, aug.shift) * side
+    ty = uniform(-aug.shift, aug.shift) * side
+    cos, sin = np.cos(theta), np.sin(theta)
+    m = np.empty((n, 2, 3))
+    m[:, 0, 0] = cos * zx
+    m[:, 0, 1] = (-cos * np.sin(shear) - sin * np.cos(shear)) * zy
+    m[:, 1, 0] = sin * zx
+    m[:, 1, 1] = (-sin * np.sin(shear) + cos * np.cos(shear)) * zy
+    c = (side - 1) / 2.0
+    m[:, 0, 2] = c - m[:, 0, 0] * c - m[:, 0, 1] * c + tx
+    m[:, 1, 2] = c - m[:, 1, 0] * c - m[:, 1, 1] * c + ty
     if aug.flip:
-        flip = tf.random.uniform([b, 1, 1, 1]) < 0.5
-        out = tf.where(flip, tf.reverse(out, axis=[2]), out)
+        flip = rng.random(n) < 0.5  # x_out -> side - 1 - x_out before the transform
+        m[flip, :, 2] += m[flip, :, 0] * (side - 1)
+        m[flip, :, 0] *= -1
+    return m
+
+
+def augment_faces(faces: np.ndarray, aug: Augmentation | None, size: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """(B, s, s) uint8 faces -> (B, size, size) float32 0..255, each with its own random affine
+    transform (border pixels repeated) and resized in the same bilinear warp."""
+    b, side = faces.shape[0], faces.shape[1]
+    m = _affine(rng, b, aug, side) if aug is not None else np.tile(
+        np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (b, 1, 1))
+    # Output pixel u of `size` sits at (u + 0.5) * s / size - 0.5 on the face's own grid
+    # (the pixel-centre convention of cv2.resize), then goes through the face's transform.
+    scale = side / size
+    lin = m[:, :, :2] * scale
+    off = m[:, :, 2] + m[:, :, :2].sum(axis=2) * (0.5 * scale - 0.5)
+    out = np.empty((b, size, size), np.float32)
+    for i in range(b):
+        warp = np.concatenate([lin[i], off[i][:, None]], axis=1)
+        out[i] = cv2.warpAffine(faces[i], warp, (size, size),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
     return out
 
 
-def erase_batch(images: Any, probability: float) -> Any:
-    """Random erasing: with `probability`, one rectangle of each (B, H, W, 1) image becomes noise.
+def erase_batch(images: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:
+    """Random erasing: with `probability`, one rectangle of each (B, H, W) image becomes noise.
 
     Why: a face with its mouth or an eye hidden still has to be read from the rest, which
     keeps the network from leaning on one region (Zhong et al. 2017). The rectangle covers
     2-25% of the image with an aspect ratio of 0.3-3.3; the noise is uniform over 0-255.
     """
-    import tensorflow as tf
-
-    shape = tf.shape(images)
-    b = shape[0]
-    h = tf.cast(shape[1], tf.float32)
-    w = tf.cast(shape[2], tf.float32)
-    area = tf.random.uniform([b], 0.02, 0.25) * h * w
-    aspect = tf.exp(tf.random.uniform([b], math.log(0.3), math.log(1 / 0.3)))
-    eh = tf.minimum(tf.sqrt(area * aspect), h)
-    ew = tf.minimum(tf.sqrt(area / aspect), w)
-    y0 = tf.random.uniform([b]) * (h - eh)
-    x0 = tf.random.uniform([b]) * (w - ew)
-    ys = tf.range(h)[None, :]
-    xs = tf.range(w)[None, :]
-    rows = (ys >= y0[:, None]) & (ys < (y0 + eh)[:, None])  # (B, H)
-    cols = (xs >= x0[:, None]) & (xs < (x0 + ew)[:, None])  # (B, W)
-    chosen = tf.random.uniform([b]) < probability
-    mask = rows[:, :, None] & cols[:, None, :] & chosen[:, None, None]
-    noise = tf.random.uniform(shape, 0.0, 255.0)
-    return tf.where(mask[..., None], noise, images)
+    out = images.copy()
+    b, h, w = images.shape
+    area = rng.uniform(0.02, 0.25, b) * h * w
+    aspect = np.exp(rng.uniform(math.log(0.3), math.log(1 / 0.3), b))
+    eh = np.minimum(np.sqrt(area * aspect), h)
+    ew = np.minimum(np.sqrt(area / aspect), w)
+    y0 = rng.random(b) * (h - eh)
+    x0 = rng.random(b) * (w - ew)
+    chosen = rng.random(b) < probability
+    ys, xs = np.arange(h), np.arange(w)
+    for i in np.flatnonzero(chosen):
+        rows = (ys >= y0[i]) & (ys < y0[i] + eh[i])
+        cols = (xs >= x0[i]) & (xs < x0[i] + ew[i])
+        box = np.ix_(rows, cols)
+        out[i][box] = rng.uniform(0.0, 255.0, (int(rows.sum()), int(cols.sum())))
+    return out
 
 
-def mixup_batch(images: Any, targets: Any, weights: Any, alpha: float) -> tuple[Any, Any, Any]:
+def mixup_batch(images: np.ndarray, targets: np.ndarray, weights: np.ndarray, alpha: float,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mixup: each image blended with another of its batch, its target and weight alike.
 
     Why: a convex mix of two faces with the same mix of their targets penalises
@@ -105,17 +123,13 @@ def mixup_batch(images: Any, targets: Any, weights: Any, alpha: float) -> tuple[
     long run shows as training accuracy pulling away from validation. Each image takes
     lam ~ Beta(alpha, alpha), folded to >= 0.5 so that it stays mostly itself.
     """
-    import tensorflow as tf
-
-    b = tf.shape(images)[0]
-    g1 = tf.random.gamma([b], alpha)
-    g2 = tf.random.gamma([b], alpha)
-    lam = g1 / (g1 + g2)
-    lam = tf.maximum(lam, 1.0 - lam)
-    partner = tf.random.shuffle(tf.range(b))
-    li = lam[:, None, None, None]
-    lt = lam[:, None]
-    mixed = li * images + (1.0 - li) * tf.gather(images, partner)
-    mixed_targets = lt * targets + (1.0 - lt) * tf.gather(targets, partner)
-    mixed_weights = lam * weights + (1.0 - lam) * tf.gather(weights, partner)
-    return mixed, mixed_targets, mixed_weights
+    b = images.shape[0]
+    lam = rng.beta(alpha, alpha, b)
+    lam = np.maximum(lam, 1.0 - lam).astype(np.float32)
+    partner = rng.permutation(b)
+    li = lam.reshape((b,) + (1,) * (images.ndim - 1))
+    mixed = li * images + (1.0 - li) * images[partner]
+    mixed_targets = lam[:, None] * targets + (1.0 - lam[:, None]) * targets[partner]
+    mixed_weights = lam * weights + (1.0 - lam) * weights[partner]
+    return (mixed.astype(np.float32), mixed_targets.astype(np.float32),
+            mixed_weights.astype(np.float32))

@@ -1,4 +1,4 @@
-"""Building the EfficientNetV2 emotion classifier (needs TensorFlow: workstation side only)."""
+"""Building the EfficientNetV2 emotion classifier (needs Keras: workstation or GPU box only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from edge_fer.backends import ARCHS, OUTPUT_STRIDES
 from edge_fer.errors import UserInputError
-from edge_fer.runtimes.keras_runtime import import_tensorflow, load_keras_model
+from edge_fer.runtimes.keras_runtime import import_keras, load_keras_model
 
 
 def resolve_weights(weights: str) -> str | None:
@@ -55,7 +55,7 @@ def with_output_stride_16(model: Any) -> Any:
     """
     if output_stride(model) == 16:
         return model
-    tf = import_tensorflow()
+    keras = import_keras()
     config = copy.deepcopy(model.get_config())
     depthwise = [layer["config"] for layer in config["layers"]
                  if layer["class_name"] == "DepthwiseConv2D"]
@@ -66,7 +66,7 @@ def with_output_stride_16(model: Any) -> Any:
     depthwise[last]["strides"] = [1, 1]
     for c in depthwise[last + 1:]:
         c["dilation_rate"] = [2, 2]
-    dense = tf.keras.Model.from_config(config)
+    dense = keras.Model.from_config(config)
     dense.set_weights(model.get_weights())
     return dense
 
@@ -91,9 +91,8 @@ def build_model(arch: str = "efficientnetv2-b0", num_classes: int = 7, weights: 
     if output_stride not in OUTPUT_STRIDES:
         raise UserInputError(f"output stride {output_stride} is not one of {OUTPUT_STRIDES}")
     backend = ARCHS.get(arch)  # UserInputError naming the choices
-    init = resolve_weights(weights)  # a bad option fails before TensorFlow loads
-    tf = import_tensorflow()
-    keras = tf.keras
+    init = resolve_weights(weights)  # a bad option fails before Keras loads
+    keras = import_keras()
     constructor = getattr(keras.applications, backend.name)
     inputs = keras.Input(shape=(None, None, 3), name="face")
     warm = init is not None and is_trained_model(init)
@@ -119,7 +118,7 @@ def save_for_inference(model: Any, path: str | Path) -> None:
     Adam keeps two moments per weight, so a compiled model's file is three times the size of
     what inference needs (72 MB instead of 24 MB for B0); resuming uses the checkpoint instead.
     """
-    tf = import_tensorflow()
-    bare = tf.keras.models.clone_model(model)
+    keras = import_keras()
+    bare = keras.models.clone_model(model)
     bare.set_weights(model.get_weights())
     bare.save(path)

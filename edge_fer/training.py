@@ -1,5 +1,6 @@
 """`edge-fer train`: resumable EfficientNetV2 training on FER data, selected by validation macro-F1
-(or, with nothing held out, the last epoch). Workstation side: needs TensorFlow.
+(or, with nothing held out, the last epoch). Workstation or GPU box: needs Keras, on the backend
+KERAS_BACKEND names (TensorFlow by default; PyTorch or JAX where a GPU has them).
 
 Layout of the output directory:
   model.keras, model.card.json   the best epoch so far (validation macro-F1) and its card
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shlex
 import sys
 import time
@@ -27,7 +29,8 @@ import numpy as np
 
 import edge_fer
 from edge_fer.accuracy import AccuracyPoint, AccuracyTable
-from edge_fer.augment import PRESETS, augment_batch, erase_batch, mixup_batch
+from edge_fer.augment import PRESETS
+from edge_fer.batches import BatchRecipe, TrainingBatches
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.classes import CLASS_NAMES
 from edge_fer.data import FaceDataset, class_weights, load_dataset, train_validation_split
@@ -36,6 +39,7 @@ from edge_fer.hardware import machine_summary
 from edge_fer.jsonfile import save_json
 from edge_fer.metrics import Metrics, compute_metrics
 from edge_fer.preprocess import Preprocessing, prepare_batch, to_model_input
+from edge_fer.runtimes.keras_runtime import import_keras
 from edge_fer.tta import parse_tta
 
 log = logging.getLogger(__name__)
@@ -189,32 +193,33 @@ def _teacher_labels(cfg: TrainConfig, faces: FaceDataset, cache: Path, resume: b
     return probs
 
 
-def train_dataset(tf: Any, data: FaceDataset, cfg: TrainConfig, weights: np.ndarray,
-                  targets: np.ndarray) -> Any:
-    """Shuffled batches of (faces, targets, sample weights), augmented and resized in the graph."""
-    aug = PRESETS[cfg.augment]
-    x = data.images[..., None]
-    w = weights[data.labels].astype(np.float32)
-    ds = tf.data.Dataset.from_tensor_slices((x, targets, w))
-    ds = ds.shuffle(len(data), seed=cfg.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(cfg.batch_size, drop_remainder=False)
-    sizes = tf.constant(cfg.resolutions or (cfg.resolution,), dtype=tf.int32)
+def training_batches(data: FaceDataset, cfg: TrainConfig, weights: np.ndarray,
+                     targets: np.ndarray) -> TrainingBatches:
+    """Shuffled batches of (faces, targets, sample weights), augmented and resized per batch."""
+    recipe = BatchRecipe(cfg.batch_size, _trained_sizes(cfg), PRESETS[cfg.augment], cfg.erase,
+                         cfg.mixup, cfg.seed)
+    return TrainingBatches(data.images, targets, weights[data.labels], recipe)
 
-    def prepare(images: Any, target: Any, sw: Any) -> Any:
-        images = tf.cast(images, tf.float32)
-        if aug is not None:
-            images = augment_batch(images, aug)
-        if cfg.erase > 0:
-            images = erase_batch(images, cfg.erase)
-        r = sizes[tf.random.uniform([], 0, len(sizes), dtype=tf.int32)]
-        images = tf.image.resize(images, tf.stack([r, r]), method="bilinear")
-        images = tf.clip_by_value(images, 0.0, 255.0)
-        if cfg.mixup > 0:
-            images, target, sw = mixup_batch(images, target, sw, cfg.mixup)
-        images = tf.repeat(images, 3, axis=-1)
-        return images, target, sw
 
-    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+def _keras_epochs(keras: Any, batches: TrainingBatches, workers: int) -> Any:
+    """`batches` as a Keras PyDataset whose epoch the training loop sets (set_epoch), so a
+    resumed process goes on with the order of the epoch it resumes at."""
+
+    class Epochs(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
+            self.set_epoch(0)
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch, self.order = epoch, batches.order(epoch)
+
+        def __len__(self) -> int:
+            return len(batches)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return batches.batch(self.epoch, index, self.order)
+
+    return Epochs()
 
 
 def _trained_sizes(cfg: TrainConfig) -> tuple[int, ...]:
@@ -253,18 +258,6 @@ def _fmt_eta(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
-def seed_run(tf: Any, cfg: TrainConfig, start_epoch: int) -> None:
-    """Seed Python, NumPy and TensorFlow for a process that starts at `start_epoch`.
-
-    Why the epoch: the data pipeline's shuffle restarts from the seed in every process, so
-    resumed processes seeded alike would each replay the first epoch's order of faces, and
-    a run resumed often would learn those batches by heart (its training accuracy jumps on
-    each resumed process's first epoch). Still reproducible: the same stops give the same
-    orders.
-    """
-    tf.keras.utils.set_random_seed(cfg.seed + start_epoch)
-
-
 def _best_so_far(state: dict[str, Any]) -> str:
     """The resume line's note on the best epoch; empty for a run with no validation, whose
     best_f1 stays at its -1 sentinel (no epoch was scored)."""
@@ -291,17 +284,16 @@ def train(cfg: TrainConfig, resume: bool = False,
     if not resume and (out / "model.keras").exists():
         raise UserInputError(f"{out}: already holds a model; use --resume or another --out")
 
-    from edge_fer.runtimes.keras_runtime import import_tensorflow
-
-    tf = import_tensorflow()
-    if cfg.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+    keras = import_keras()
+    _limit_threads(keras, cfg.threads)
     saved = json.loads(state_file.read_text()) if resume else None
-    seed_run(tf, cfg, int(saved["epoch"]) if saved is not None else 0)
+    # Seeds the weights' initialisation and dropout; the batches carry their own seeds.
+    keras.utils.set_random_seed(cfg.seed + (int(saved["epoch"]) if saved is not None else 0))
     faces = _load_faces(cfg, echo)
-    dataset = _training_data(tf, cfg, faces.train, state_file.parent, resume, echo)
-    model, state, rewarm = _start(tf, cfg, out, saved, echo)
-    best = _fit(tf, cfg, out, model, state, dataset, faces, rewarm, echo)
+    batches = _training_data(cfg, faces.train, state_file.parent, resume, echo)
+    dataset = _keras_epochs(keras, batches, workers=min(4, os.cpu_count() or 1))
+    model, state, rewarm = _start(keras, cfg, out, saved, echo)
+    best = _fit(keras, cfg, out, model, state, dataset, faces, rewarm, echo)
     if best is not None:
         echo(f"best epoch {state['best_epoch']}: val macro-F1 {state['best_f1']:.4f}, "
              f"accuracy {best.accuracy:.4f}")
@@ -318,17 +310,32 @@ def _load_faces(cfg: TrainConfig, echo: Callable[[str], None]) -> _Faces:
     return _Faces(full, train_set, val_set)
 
 
-def _training_data(tf: Any, cfg: TrainConfig, train_set: FaceDataset, ckpt_dir: Path,
-                   resume: bool, echo: Callable[[str], None]) -> Any:
-    """The shuffled, augmented tf.data pipeline of (faces, targets, sample weights)."""
+def _limit_threads(keras: Any, threads: int | None) -> None:
+    """Cap the backend's CPU threads (--threads), so training leaves cores to the machine."""
+    if not threads:
+        return
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    elif backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _training_data(cfg: TrainConfig, train_set: FaceDataset, ckpt_dir: Path,
+                   resume: bool, echo: Callable[[str], None]) -> TrainingBatches:
+    """The shuffled, augmented batches of (faces, targets, sample weights)."""
     sw = _sample_weights(train_set.labels, cfg.class_weights)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     soft = _teacher_labels(cfg, train_set, ckpt_dir / "teacher_probs.npy", resume, echo)
     targets = training_targets(train_set.labels, cfg.label_smoothing, soft, cfg.distill)
-    return train_dataset(tf, train_set, cfg, sw, targets)
+    return training_batches(train_set, cfg, sw, targets)
 
 
-def _start(tf: Any, cfg: TrainConfig, out: Path, saved: dict[str, Any] | None,
+def _start(keras: Any, cfg: TrainConfig, out: Path, saved: dict[str, Any] | None,
            echo: Callable[[str], None]) -> tuple[Any, dict[str, Any], bool]:
     """(model, training state, whether the first epoch ramps the learning rate up again)."""
     from edge_fer.model import build_model
@@ -345,8 +352,8 @@ def _start(tf: Any, cfg: TrainConfig, out: Path, saved: dict[str, Any] | None,
                                  f"{saved_cfg.get('output_stride', 32)}; resume with the same "
                                  "settings")
         if (ckpt_dir / "last.keras").exists():
-            model = tf.keras.models.load_model(ckpt_dir / "last.keras")
-            model.jit_compile = False  # not restored from the file; see _compile()
+            model = keras.models.load_model(ckpt_dir / "last.keras")
+            model.jit_compile = _jit_compile(keras)  # not restored from the file
             echo(f"resuming after epoch {state['epoch']}{_best_so_far(state)}")
         else:
             # Only the best weights travelled (a run restored from a shipped model, see
@@ -355,14 +362,15 @@ def _start(tf: Any, cfg: TrainConfig, out: Path, saved: dict[str, Any] | None,
             if not (out / "model.keras").exists():
                 raise UserInputError(f"{out}: nothing to resume (no checkpoint/last.keras "
                                      "and no model.keras)")
-            model = _compile(tf, tf.keras.models.load_model(out / "model.keras", compile=False), cfg)
+            model = _compile(keras, keras.models.load_model(out / "model.keras", compile=False),
+                             cfg)
             state = rewind_state(state)
             _write_history(out / "history.csv", state["history"])
             rewarm = True
             echo(f"resuming after epoch {state['epoch']} from the best weights, with a fresh "
                  f"optimizer{_best_so_far(state)}")
     else:
-        model = _compile(tf, build_model(cfg.arch, len(CLASS_NAMES), cfg.weights, cfg.dropout,
+        model = _compile(keras, build_model(cfg.arch, len(CLASS_NAMES), cfg.weights, cfg.dropout,
                                          cfg.resolution, cfg.output_stride), cfg)
         state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "plateau_scale": 1.0,
                  "since_best": 0, "history": [], "wall_s": 0.0}
@@ -370,7 +378,7 @@ def _start(tf: Any, cfg: TrainConfig, out: Path, saved: dict[str, Any] | None,
     return model, state, rewarm
 
 
-def _fit(tf: Any, cfg: TrainConfig, out: Path, model: Any, state: dict[str, Any], dataset: Any,
+def _fit(keras: Any, cfg: TrainConfig, out: Path, model: Any, state: dict[str, Any], dataset: Any,
          faces: _Faces, rewarm: bool, echo: Callable[[str], None]) -> Metrics | None:
     """The epochs left; each saves its checkpoint, and the model when it is the best so far.
 
@@ -385,11 +393,12 @@ def _fit(tf: Any, cfg: TrainConfig, out: Path, model: Any, state: dict[str, Any]
         t0 = time.perf_counter()
         lr = learning_rate(cfg, epoch, state["plateau_scale"])
         model.optimizer.learning_rate.assign(lr)
-        callbacks = [_linear_ramp(tf, lr, len(dataset))] if rewarm else []
+        callbacks = [_linear_ramp(keras, lr, len(dataset))] if rewarm else []
+        dataset.set_epoch(epoch)
         rewarm = False
         hist = model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
                          verbose=1 if interactive else 0, callbacks=callbacks,
-                         shuffle=False)  # the dataset shuffles itself; Keras warns otherwise
+                         shuffle=False)  # the batches are shuffled already
         by_size = score_sizes(model, faces.val, validation_sizes(cfg)) if len(faces.val) else {}
         metrics = by_size.get(cfg.resolution)
         # Nothing held out (--val-fraction 0): each epoch counts as the best, so the last is kept.
@@ -444,12 +453,18 @@ def _record_run_time(out: Path, state: dict[str, Any]) -> None:
         replace(card, details=details).save(card_file)
 
 
-def _compile(tf: Any, model: Any, cfg: TrainConfig) -> Any:
-    # Keras' jit_compile="auto" turns XLA on for CPUs too, where it trained EfficientNetV2-B0
-    # 2.5x slower (30 against 76 images/s at 64 px, batch 64, on a 2-core AVX2 EPYC).
-    model.compile(optimizer=tf.keras.optimizers.Adam(cfg.learning_rate),
-                  loss=tf.keras.losses.CategoricalCrossentropy(),
-                  weighted_metrics=["accuracy"], jit_compile=False)
+def _jit_compile(keras: Any) -> bool:
+    """XLA only on JAX, which runs eagerly without it. On TensorFlow, Keras' "auto" turns XLA on
+    for CPUs too, where it trained EfficientNetV2-B0 2.5x slower (30 against 76 images/s at
+    64 px, batch 64, 2-core AVX2 EPYC); on PyTorch it would mean torch.compile, recompiling
+    for every input size of a multi-resolution run."""
+    return bool(keras.backend.backend() == "jax")
+
+
+def _compile(keras: Any, model: Any, cfg: TrainConfig) -> Any:
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss=keras.losses.CategoricalCrossentropy(),
+                  weighted_metrics=["accuracy"], jit_compile=_jit_compile(keras))
     return model
 
 
@@ -463,14 +478,14 @@ def rewind_state(state: dict[str, Any]) -> dict[str, Any]:
                 wall_s=sum(float(row["seconds"]) for row in history))
 
 
-def _linear_ramp(tf: Any, lr: float, steps: int) -> Any:
+def _linear_ramp(keras: Any, lr: float, steps: int) -> Any:
     """A Keras callback raising the learning rate linearly to `lr` over `steps` batches.
 
     A fresh Adam's first steps move every weight by about the learning rate; ramping keeps a
     trained network from being shaken out of its minimum when the optimizer state is lost.
     """
 
-    class Ramp(tf.keras.callbacks.Callback):
+    class Ramp(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
             if batch < steps:
                 self.model.optimizer.learning_rate.assign(lr * (batch + 1) / steps)
@@ -492,16 +507,35 @@ def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
         _append_history(path, row)
 
 
+def _accelerator(backend: str) -> str | None:
+    """The GPU the run trained on, where the backend says (None: the CPU)."""
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        return gpus[0].device_kind if gpus else None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "GPU" if tf.config.list_physical_devices("GPU") else None
+    return None
+
+
 def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: FaceDataset,
           metrics: Metrics | None, state: dict[str, Any],
           by_size: dict[int, Metrics] | None = None) -> ModelCard:
-    import tensorflow as tf
-
+    keras = import_keras()
+    backend = keras.backend.backend()
     aug = PRESETS[cfg.augment]
     details = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "edge_fer_version": edge_fer.__version__,
-        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        f"{backend}_version": __import__(backend).__version__,
         "weights_init": cfg.weights,
         "data": {"source": full.source, "sha256": full.fingerprint(),
                  "train_counts": train_set.counts(), "val_counts": val_set.counts(),
@@ -513,7 +547,7 @@ def _card(cfg: TrainConfig, full: FaceDataset, train_set: FaceDataset, val_set: 
         "training": {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1,
                      "epochs_planned": cfg.epochs, "wall_time_s": round(state["wall_s"], 1)},
         "validation": metrics.to_dict() if metrics else None,  # None: --val-fraction 0
-        "hardware": machine_summary(),
+        "hardware": dict(machine_summary(), accelerator=_accelerator(backend)),
     }
     table = (accuracy_table(by_size, "validation", len(val_set), full.source) if by_size
              else None)

@@ -70,10 +70,9 @@ def main() -> int:
     from edge_fer.evaluation import evaluate
     from edge_fer.model import save_for_inference
     from edge_fer.runtimes.base import load_classifier
-    from edge_fer.runtimes.keras_runtime import import_tensorflow
+    from edge_fer.runtimes.keras_runtime import load_keras_model
 
-    tf = import_tensorflow()
-    models = [tf.keras.models.load_model(run / chosen, compile=False) for run in args.runs]
+    models = [load_keras_model(run / chosen) for run in args.runs]
     mean = models[0]
     for i, var in enumerate(mean.weights):
         values = [m.weights[i].numpy() for m in models]

@@ -237,6 +237,15 @@ def _confusion(m: dict) -> list[str]:
     return rows
 
 
+def _framework(card: dict) -> str:
+    """What trained it: Keras and its backend where the card says, else TensorFlow (older cards)."""
+    if "keras_version" not in card:
+        return f"TensorFlow {card['tensorflow_version']}"
+    backend = next(k[:-len("_version")] for k in card
+                   if k.endswith("_version") and k not in ("keras_version", "edge_fer_version"))
+    return f"Keras {card['keras_version']} on {backend} {card[backend + '_version']}"
+
+
 def _origin(weights: str) -> str:
     """How the run started, in words: a card must not call a fine-tune 'from scratch'."""
     if weights == "none":
@@ -311,13 +320,13 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
         f"{f', output stride {stride} (the last stage dilated)' if stride != 32 else ''}, "
         f"{_origin(card['weights_init'])} "
         f"by edge-fer {card['edge_fer_version']} "
-        f"(TensorFlow {card['tensorflow_version']}) on {card['data']['source']} "
+        f"({_framework(card)}) on {card['data']['source']} "
         f"(sha256 {card['data']['sha256'][:12]}...; {held_out}).",
         "",
         *USE_AND_LIMITS.splitlines(),
         "## How it was trained", "", *_how_trained(card),
         f"- Hardware: {hw['cpu']}, {hw['cores']} cores, {hw['arch']}, {hw['os']}, "
-        f"Python {hw['python']}, no GPU.",
+        f"Python {hw['python']}, {hw.get('accelerator') or 'no GPU'}.",
         f"- Hyper-parameters{' of the first run' if 'averaged_from' in card else ''}: "
         f"`{json.dumps(card['hyperparameters'])}`",
         "",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -80,100 +78,12 @@ def test_unknown_arch_and_missing_weights_file() -> None:
         build_model("efficientnetv2-b0", weights="/nonexistent/w.h5")
 
 
-@pytest.mark.slow  # TensorFlow
-def test_augmentation_changes_each_image_differently() -> None:
-    import tensorflow as tf
-
-    from edge_fer.augment import PRESETS, augment_batch
-
-    tf.random.set_seed(0)
-    face = np.tile(np.linspace(0, 255, 48, dtype=np.float32), (48, 1))[None, ..., None]
-    batch = tf.constant(np.repeat(face, 4, axis=0))
-    out = augment_batch(batch, PRESETS["paper"]).numpy()
-    assert out.shape == (4, 48, 48, 1)
-    assert not np.allclose(out[0], face[0])
-    assert not np.allclose(out[0], out[1])
-    assert out.min() >= 0 and out.max() <= 255
-
-
-
-@pytest.mark.slow  # TensorFlow
-def test_erasing_covers_one_rectangle_of_each_chosen_face() -> None:
-    import tensorflow as tf
-
-    from edge_fer.augment import erase_batch
-
-    tf.random.set_seed(0)
-    batch = tf.fill([16, 48, 48, 1], 100.0)
-    out = erase_batch(batch, 1.0).numpy()[..., 0]
-    for image in out:
-        changed = image != 100.0
-        rows, cols = np.nonzero(changed)
-        box = changed[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-        assert box.all()  # one solid rectangle, nothing outside it
-        assert 0.01 <= changed.mean() <= 0.26
-        assert image.min() >= 0 and image.max() <= 255
-    assert np.array_equal(erase_batch(batch, 0.0).numpy(), batch.numpy())
-
-
-@pytest.mark.slow  # TensorFlow
-def test_mixup_blends_each_face_with_its_target_and_weight_alike() -> None:
-    import tensorflow as tf
-
-    from edge_fer.augment import mixup_batch
-
-    tf.random.set_seed(0)
-    n = 32
-    # Face i is the constant image i with the one-hot target i: a mixed face's value must be
-    # the mean of the indices under its mixed target, and its weight the same mix.
-    images = tf.constant(np.arange(n, dtype=np.float32)[:, None, None, None] * np.ones((1, 4, 4, 1),
-                                                                                     np.float32))
-    targets = tf.one_hot(tf.range(n), n)
-    weights = tf.constant(np.linspace(1.0, 2.0, n, dtype=np.float32))
-    mixed, mixed_targets, mixed_weights = (t.numpy() for t in mixup_batch(images, targets,
-                                                                           weights, 0.4))
-    np.testing.assert_allclose(mixed_targets.sum(axis=1), 1.0, rtol=1e-6)
-    np.testing.assert_allclose(mixed[:, 0, 0, 0], mixed_targets @ np.arange(n), rtol=1e-5)
-    np.testing.assert_allclose(mixed_weights, mixed_targets @ weights.numpy(), rtol=1e-5)
-    assert (np.diag(mixed_targets) >= 0.5 - 1e-6).all()  # each face stays mostly itself
-    assert (np.diag(mixed_targets) < 1.0 - 1e-3).sum() > n // 2  # and most are really mixed
-
-
 def test_bad_erasing_and_mixup_settings_are_refused(tmp_path: Path) -> None:
     base = {"data": "x", "out": str(tmp_path / "run")}
     with pytest.raises(UserInputError, match="erasing probability 1.5"):
         train(TrainConfig(**base, erase=1.5), echo=lambda s: None)
     with pytest.raises(UserInputError, match="mixup alpha -0.2"):
         train(TrainConfig(**base, mixup=-0.2), echo=lambda s: None)
-
-_FIRST_BATCH = """
-import hashlib, sys
-import numpy as np, tensorflow as tf
-from edge_fer.data import FaceDataset
-from edge_fer.training import TrainConfig, train_dataset, seed_run, training_targets
-rng = np.random.default_rng(0)
-data = FaceDataset(rng.integers(0, 255, (64, 48, 48), dtype=np.uint8), rng.integers(0, 7, 64), "x")
-cfg = TrainConfig(data="unused", out="unused", resolution=32, batch_size=16, augment="none")
-seed_run(tf, cfg, int(sys.argv[1]))
-batch = next(iter(train_dataset(tf, data, cfg, np.ones(7), training_targets(data.labels, 0.1))))[0].numpy()
-print("first batch", hashlib.sha256(batch.tobytes()).hexdigest())
-"""
-
-
-@pytest.mark.slow  # TensorFlow
-def test_a_resumed_process_does_not_replay_the_first_epochs_order() -> None:
-    """The data pipeline restarts from the seed in every process (so this runs processes):
-    one resumed at epoch 5 must draw its faces in another order than one started at 0 (else
-    every resume replays the same batches), and two resumed at 5 in the same order."""
-    def first_batch(start_epoch: int) -> str:
-        done = subprocess.run([sys.executable, "-c", _FIRST_BATCH, str(start_epoch)],
-                              capture_output=True, text=True, timeout=120, check=True)
-        return [line for line in done.stdout.splitlines() if line.startswith("first batch")][0]
-
-    fresh, resumed, resumed_again = first_batch(0), first_batch(5), first_batch(5)
-    assert fresh != resumed
-    assert resumed == resumed_again
-
 
 @pytest.mark.slow
 def test_tiny_training_run_writes_loadable_model_and_card(tiny_model: Path) -> None:
@@ -337,66 +247,6 @@ def test_targets_mix_the_smoothed_label_with_the_teachers_probabilities() -> Non
     assert mixed[1, 5] == pytest.approx(0.25 + 0.75 * 0.1 / k)
     with pytest.raises(ValueError, match="teacher probabilities"):
         training_targets(labels, 0.1, teacher[:1], distill=0.5)
-
-
-@pytest.mark.slow  # TensorFlow
-def test_each_face_keeps_its_own_target_through_the_shuffle(fer_root: Path) -> None:
-    """The pipeline's shuffle must move a face and its (soft) target together."""
-    import tensorflow as tf
-
-    from edge_fer.data import load_dataset
-    from edge_fer.training import train_dataset
-
-    faces = load_dataset(str(fer_root / "train"), limit=40, seed=0)
-    targets = np.random.default_rng(0).dirichlet(np.ones(len(CLASS_NAMES)), len(faces))
-    targets = targets.astype(np.float32)
-    cfg = TrainConfig(data="x", out="y", resolution=48, augment="none", batch_size=16)
-    seen = 0
-    for images, batch_targets, _ in train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)),
-                                                   targets):
-        for image, target in zip(images.numpy(), batch_targets.numpy()):
-            # 48 px in, 48 px out, no augmentation: the face itself (one grey channel of three).
-            i = int(np.argmin(np.abs(faces.images.astype(np.float32)
-                                     - image[..., 0]).reshape(len(faces), -1).sum(axis=1)))
-            np.testing.assert_array_equal(target, targets[i])
-            seen += 1
-    assert seen == len(faces)
-
-
-@pytest.mark.slow  # TensorFlow
-def test_the_training_pipeline_applies_erasing_and_mixup(fer_root: Path) -> None:
-    import tensorflow as tf
-
-    from edge_fer.data import load_dataset
-    from edge_fer.training import train_dataset
-
-    faces = load_dataset(str(fer_root / "train"), limit=40, seed=0)
-    one_hot = np.eye(len(CLASS_NAMES), dtype=np.float32)[faces.labels]
-    cfg = TrainConfig(data="x", out="y", resolution=48, augment="none", batch_size=40,
-                      erase=1.0, mixup=0.4)
-    images, targets, _ = next(iter(train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)),
-                                                  one_hot)))
-    targets = targets.numpy()
-    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-5)
-    assert ((targets > 0.01) & (targets < 0.99)).any(axis=1).sum() > 10  # blended targets
-    # No batch image is any face as it came (erased and blended).
-    distance = np.abs(images.numpy()[:, None, ..., 0] - faces.images[None].astype(np.float32))
-    assert distance.reshape(40, 40, -1).max(axis=2).min() > 0
-
-@pytest.mark.slow  # TensorFlow
-def test_multi_resolution_batches_each_take_one_of_the_sizes(fer_root: Path) -> None:
-    import tensorflow as tf
-
-    from edge_fer.data import load_dataset
-    from edge_fer.training import train_dataset
-
-    faces = load_dataset(str(fer_root / "train"), limit=200, seed=0)
-    cfg = TrainConfig(data="x", out="y", resolution=48, resolutions=(40, 56, 72),
-                      augment="light", batch_size=8)
-    one_hot = np.eye(len(CLASS_NAMES), dtype=np.float32)[faces.labels]
-    shapes = {tuple(images.shape[1:]) for images, _, _ in
-              train_dataset(tf, faces, cfg, np.ones(len(CLASS_NAMES)), one_hot)}
-    assert shapes == {(40, 40, 3), (56, 56, 3), (72, 72, 3)}  # 25 batches: every size drawn
 
 
 @pytest.mark.slow

@@ -23,11 +23,27 @@ def import_tensorflow():  # noqa: ANN201 - the module itself
     return tf
 
 
+def import_keras():  # noqa: ANN201 - the module itself
+    """Import Keras on the backend KERAS_BACKEND names (TensorFlow unless set), or say what
+    installs it. Training runs on any Keras backend: PyTorch or JAX on a GPU box, TensorFlow
+    on the workstation (the converters always need TensorFlow)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        import_tensorflow()
+    try:
+        import keras
+    except ImportError:
+        raise MissingDependencyError("keras", "train", "Keras models") from None
+    return keras
+
+
 def load_keras_model(path: str | Path):  # noqa: ANN201 - a keras.Model
     """Load a `.keras` file for inference, or fail with one line naming the file."""
-    tf = import_tensorflow()
+    keras = import_keras()
     try:
-        return tf.keras.models.load_model(path, compile=False)
+        return keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types for a bad file
         first_line = str(e).split("\n")[0]
         raise ModelError(f"{path}: cannot load Keras model ({type(e).__name__}: {first_line})") from None
