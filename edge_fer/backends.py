@@ -1,5 +1,5 @@
 """Every pluggable backend by role, one line each: the single place to add a runtime, detector,
-frame source or architecture. The CLI's choices and help, the loaders, file-suffix lookup and
+frame source, architecture or latency fit. The CLI's choices and help, the loaders, file-suffix lookup and
 version reporting all read these tables. Nothing here is imported until its key is chosen.
 """
 
@@ -53,3 +53,14 @@ ARCHS = Registry(
 )
 # 16 keeps the last stage at twice the spatial size (dilated); 32 is the network as published.
 OUTPUT_STRIDES = (32, 16)
+
+# Latency-vs-resolution fits a profile may use (edge_fer.profiling.fits); the sweep tries each.
+FITS = Registry(
+    "fit",
+    Backend("lagrange", "edge_fer.profiling.fits:LAGRANGE",
+            "Lagrange interpolant through every point, as in the paper", "profile"),
+    Backend("poly2", "edge_fer.profiling.fits:POLY2",
+            "least-squares quadratic in r (relative error)", "profile"),
+    Backend("pchip", "edge_fer.profiling.fits:PCHIP",
+            "monotone piecewise cubic (PCHIP) through an isotonic fit", "profile"),
+)

@@ -15,12 +15,14 @@ from edge_fer import validate
 from edge_fer.accuracy import AccuracyTable, read_optional
 from edge_fer.classes import CLASS_NAMES
 from edge_fer.errors import ModelError
-from edge_fer.jsonfile import load_json, save_json
+from edge_fer.jsonfile import DocumentType, save_json
 from edge_fer.preprocess import Preprocessing
 from edge_fer.tta import parse_tta
 
 CARD_KIND = "edge-fer-model-card"
 CARD_SCHEMA = 1
+# Lenient about what it does not need: unknown keys are the training record (details).
+CARD = DocumentType(CARD_KIND, CARD_SCHEMA, "model card", ModelError)
 
 
 def card_path_for(model_path: str | Path) -> Path:
@@ -41,8 +43,7 @@ class ModelCard:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": CARD_KIND,
-            "schema": CARD_SCHEMA,
+            **CARD.header(),
             "arch": self.arch,
             "resolution": self.resolution,
             "class_names": list(self.class_names),
@@ -57,12 +58,7 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], origin: str = "model card") -> ModelCard:
-        if not isinstance(data, dict) or data.get("kind") != CARD_KIND:
-            raise ModelError(f"{origin}: not an edge-fer model card")
-        schema = data.get("schema")
-        if not isinstance(schema, int) or schema > CARD_SCHEMA:
-            raise ModelError(f"{origin}: card schema {schema!r} is newer than this edge-fer "
-                             f"understands ({CARD_SCHEMA}); upgrade edge-fer")
+        CARD.check(data, origin)
         try:
             names = validate.class_names(data["class_names"], origin)
             resolution = validate.resolution(data["resolution"], origin)
@@ -83,4 +79,4 @@ class ModelCard:
 
     @classmethod
     def load(cls, path: str | Path) -> ModelCard:
-        return cls.from_dict(load_json(path, "model card", ModelError), str(path))
+        return cls.from_dict(CARD.read(path), str(path))

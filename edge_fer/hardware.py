@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge_fer.jsonfile import Fields
+
+# Memory totals move a little between boots and kernels; only a real difference is reported.
+MEMORY_TOLERANCE = 0.10
 
 
 def cpu_model() -> str:
@@ -37,18 +44,6 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         return os.cpu_count() or 1
-
-
-def machine_summary() -> dict[str, object]:
-    """Stable facts about this machine (no timings): enough to tell two machines apart."""
-    return {
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "arch": platform.machine(),
-        "memory_bytes": memory_bytes(),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-    }
 
 
 # --- software versions: which runtime build timed a profile matters as much as the CPU ---
@@ -86,10 +81,72 @@ def opencv_version() -> str:
     return v
 
 
-def fingerprint(runtime: str, threads: int) -> dict[str, object]:
-    """machine_summary() plus what else moves latency: runtime and OpenCV builds, threads."""
-    return {**machine_summary(), "runtime": runtime, "runtime_version": runtime_version(runtime),
-            "opencv": opencv_version(), "threads": threads}
+@dataclass(frozen=True)
+class Fingerprint:
+    """What moves latency besides the model: the machine and the software that ran it.
+
+    Model cards record the machine fields (`machine()`), hardware profiles all of them.
+    """
+
+    cpu: str
+    cores: int
+    arch: str
+    memory_bytes: int | None
+    os: str
+    python: str
+    runtime: str = ""
+    runtime_version: str = ""
+    opencv: str = ""
+    threads: int = 0
+
+    @classmethod
+    def of_this_machine(cls, runtime: str | None = None, threads: int = 0) -> Fingerprint:
+        """This machine; the software fields only when a runtime is named."""
+        machine = cls(cpu=cpu_model(), cores=os.cpu_count() or 0, arch=platform.machine(),
+                      memory_bytes=memory_bytes(),
+                      os=f"{platform.system()} {platform.release()}",
+                      python=platform.python_version())
+        if runtime is None:
+            return machine
+        return cls(**{**machine.machine(), "runtime": runtime,
+                      "runtime_version": runtime_version(runtime), "opencv": opencv_version(),
+                      "threads": threads})
+
+    def machine(self) -> dict[str, Any]:
+        """Stable facts about the machine (no software): enough to tell two machines apart."""
+        return {k: v for k, v in asdict(self).items() if k in MACHINE_FIELDS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def differences(self, here: Fingerprint) -> list[str]:
+        """'cpu: X in the profile, Y here' for each field that differs; empty when they match."""
+        out = []
+        for name in ("cpu", "cores", "arch", "os", "python", "runtime", "runtime_version",
+                     "opencv", "threads"):
+            mine, theirs = getattr(self, name), getattr(here, name)
+            if mine != theirs:
+                out.append(f"{name}: {mine} in the profile, {theirs} here")
+        a, b = self.memory_bytes, here.memory_bytes
+        if a and b and abs(a - b) > MEMORY_TOLERANCE * max(a, b):
+            out.append(f"memory: {a / 2**30:.1f} GiB in the profile, {b / 2**30:.1f} GiB here")
+        return out
+
+    @classmethod
+    def read(cls, f: Fields) -> Fingerprint:
+        return cls(cpu=f.text("cpu"), cores=f.whole("cores", minimum=1), arch=f.text("arch"),
+                   memory_bytes=f.whole("memory_bytes", optional=True), os=f.text("os"),
+                   python=f.text("python"), runtime=f.text("runtime"),
+                   runtime_version=f.text("runtime_version"), opencv=f.text("opencv"),
+                   threads=f.whole("threads", minimum=1))
+
+
+MACHINE_FIELDS = ("cpu", "cores", "arch", "memory_bytes", "os", "python")
+
+
+def machine_summary() -> dict[str, Any]:
+    """This machine's facts as a model card records them (Fingerprint.machine())."""
+    return Fingerprint.of_this_machine().machine()
 
 
 # --- thermal state: a Raspberry Pi that throttles mid-sweep makes the curve a lie ---

@@ -15,7 +15,7 @@ from typing import Any
 from edge_fer import validate
 from edge_fer.accuracy import AccuracyTable, read_optional
 from edge_fer.errors import ModelError
-from edge_fer.jsonfile import load_json, save_json
+from edge_fer.jsonfile import DocumentType, save_json
 from edge_fer.model_info import ModelInfo
 from edge_fer.preprocess import Preprocessing
 from edge_fer.tta import parse_tta
@@ -23,6 +23,7 @@ from edge_fer.tta import parse_tta
 MANIFEST_KIND = "edge-fer-manifest"
 MANIFEST_SCHEMA = 1
 MANIFEST_NAME = "manifest.json"
+MANIFEST = DocumentType(MANIFEST_KIND, MANIFEST_SCHEMA, "manifest", ModelError)
 # Which export a device runs when it may choose. Float exports keep Keras' accuracy (int8
 # loses about a point); TFLite first because it needs the smallest install.
 PREFERENCE = ("tflite-fp16", "tflite-fp32", "openvino-fp16", "openvino-fp32", "tflite-int8")
@@ -177,7 +178,7 @@ class Manifest:
         return Manifest(tuple(kept + new), source, created)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": MANIFEST_KIND, "schema": MANIFEST_SCHEMA, "source": self.source,
+        return {**MANIFEST.header(), "source": self.source,
                 "created": self.created, "artifacts": [a.to_dict() for a in self.artifacts]}
 
     def save(self, path: str | Path) -> None:
@@ -185,14 +186,7 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = MANIFEST_NAME) -> Manifest:
-        if not isinstance(data, dict) or data.get("kind") != MANIFEST_KIND:
-            raise ModelError(f"{origin}: not an edge-fer manifest")
-        schema = data.get("schema")
-        if not isinstance(schema, int) or schema < 1:
-            raise ModelError(f"{origin}: bad manifest schema {schema!r}")
-        if schema > MANIFEST_SCHEMA:
-            raise ModelError(f"{origin}: manifest schema {schema} is newer than this edge-fer "
-                             f"understands ({MANIFEST_SCHEMA}); upgrade edge-fer")
+        MANIFEST.check(data, origin)
         entries = data.get("artifacts")
         if not isinstance(entries, list):
             raise ModelError(f"{origin}: 'artifacts' must be a list")
@@ -208,7 +202,7 @@ class Manifest:
 
     @classmethod
     def load(cls, path: str | Path) -> Manifest:
-        return cls.from_dict(load_json(path, "manifest", ModelError), str(path))
+        return cls.from_dict(MANIFEST.read(path), str(path))
 
 
 def info_from_manifest(manifest_file: Path, model_file: Path) -> ModelInfo:

@@ -16,6 +16,8 @@ from edge_fer.errors import ModelError
 MIN_RESOLUTION = 8  # below this the network's strides leave nothing to classify
 MAX_RESOLUTION = 1024  # the largest input a profile may pick: the sweep stops here too
 MAX_CLASSES = 1000
+# More threads than any edge board has cores; far fewer than the thousands that crash LiteRT.
+MAX_THREADS = 256
 CHANNELS = (1, 3)
 
 

@@ -41,7 +41,7 @@ def test_bad_cards_are_one_line_errors_naming_the_file(tmp_path: Path, content: 
 
 
 def test_missing_card(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="not found"):
+    with pytest.raises(ModelError, match="no such model card file"):
         ModelCard.load(tmp_path / "none.card.json")
 
 

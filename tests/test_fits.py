@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.interpolate import lagrange
 
-from edge_fer.fits import (
-    FIT_KINDS,
+from edge_fer.backends import FITS
+from edge_fer.profiling.fits import (
     Fit,
     LooError,
     best_fit_name,
@@ -49,7 +49,7 @@ def test_lagrange_oscillates_on_noisy_points_where_the_quadratic_does_not() -> N
     assert lagrange_err > 5 * poly2_err
 
 
-@pytest.mark.parametrize("name", list(FIT_KINDS))
+@pytest.mark.parametrize("name", list(FITS))
 def test_every_fit_recovers_a_clean_quadratic(name: str) -> None:
     fit = fit_curve(name, PAPER_R, quadratic(PAPER_R))
     between = np.linspace(20, 290, 50)
@@ -63,7 +63,7 @@ def test_poly2_coefficients_are_the_curve() -> None:
 
 def test_a_fit_rebuilt_from_its_params_predicts_the_same() -> None:
     y = quadratic(PAPER_R) + np.linspace(0, 0.3, len(PAPER_R))
-    for name in FIT_KINDS:
+    for name in FITS:
         fit = fit_curve(name, PAPER_R, y)
         rebuilt = Fit(name, {k: list(v) for k, v in fit.params.items()})
         np.testing.assert_array_equal(rebuilt.predict(PAPER_R), fit.predict(PAPER_R))
@@ -88,7 +88,7 @@ def test_leave_one_out_is_zero_for_an_exact_model_and_ranks_fits() -> None:
     assert clean is not None and clean.rms_ms < 1e-9
     rng = np.random.default_rng(2)
     y = quadratic(PAPER_R) * (1 + 0.05 * rng.standard_normal(len(PAPER_R)))
-    errors = {name: leave_one_out(name, PAPER_R, y) for name in FIT_KINDS}
+    errors = {name: leave_one_out(name, PAPER_R, y) for name in FITS}
     assert errors["lagrange"] is not None and errors["poly2"] is not None
     assert errors["lagrange"].rms_rel > errors["poly2"].rms_rel
     assert best_fit_name(errors) != "lagrange"

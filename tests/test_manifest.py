@@ -97,7 +97,7 @@ def test_model_not_listed_or_changed_is_refused(tmp_path: Path) -> None:
     (lambda d: "not json {", "unreadable manifest"),
     (lambda d: {**d, "kind": "ultralytics-metadata"}, "not an edge-fer manifest"),
     (lambda d: [d], "not an edge-fer manifest"),
-    (lambda d: {**d, "schema": MANIFEST_SCHEMA + 1}, "newer than this edge-fer understands"),
+    (lambda d: {**d, "schema": MANIFEST_SCHEMA + 1}, "newer than this edge-fer reads"),
     (lambda d: {**d, "schema": "1"}, "bad manifest schema"),
     (lambda d: {**d, "artifacts": {}}, "'artifacts' must be a list"),
     (lambda d: {**d, "artifacts": [{k: v for k, v in d["artifacts"][0].items() if k != "sha256"}]},

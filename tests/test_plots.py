@@ -7,8 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_fer.profile import load_profile
-from edge_fer.profile_plot import (
+from edge_fer.profiling.plot import (
     BOTTOM,
     FIT_COLOURS,
     HEIGHT,
@@ -19,6 +18,7 @@ from edge_fer.profile_plot import (
     draw_profile,
     visible_runs,
 )
+from edge_fer.profiling.schema import load_profile
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,9 @@ from edge_fer.accuracy import AccuracyTable
 from edge_fer.card import ModelCard
 from edge_fer.errors import ModelError, UserInputError
 from edge_fer.hardware import ThermalReading
-from edge_fer.profile import ModelIdentity, Profile, SweepSettings, load_profile
-from edge_fer.profiler import ClassifierWorkload, profile_workload
+from edge_fer.profiling.schema import ModelIdentity, Profile, SweepSettings, load_profile
+from edge_fer.profiling.sweep import profile_workload
+from edge_fer.profiling.workloads import ClassifierWorkload
 
 
 def table(points: dict[int, float], tta: str = "none") -> AccuracyTable:

@@ -17,8 +17,9 @@ from profile_fakes import CurveClassifier, FakeClock, convnet_ms
 
 from edge_fer.cli import cli
 from edge_fer.hardware import ThermalReading
-from edge_fer.profile import ModelIdentity, SweepSettings
-from edge_fer.profiler import ClassifierWorkload, profile_workload
+from edge_fer.profiling.schema import ModelIdentity, SweepSettings
+from edge_fer.profiling.sweep import profile_workload
+from edge_fer.profiling.workloads import ClassifierWorkload
 
 
 def run(*args: str) -> Result:
@@ -77,7 +78,8 @@ def test_an_unreadable_profile_is_one_line_and_exit_2(tmp_path: Path, subcommand
     bad.write_text('{"kind": "edge-fer-hardware-profile", "schema": 1, "machine": {')
     result = run("profile", subcommand, str(bad))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"edge-fer: error: {bad}: corrupt or truncated profile")
+    assert result.stderr.startswith(f"edge-fer: error: {bad}: unreadable hardware profile: "
+                                    "corrupt or truncated")
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
 
@@ -155,7 +157,7 @@ def test_train_refuses_a_foreign_profile(saved: Path, tmp_path: Path) -> None:
 
 
 def test_fingerprint_field_names_are_the_ones_show_prints(saved: Path) -> None:
-    from edge_fer.profile import load_profile
+    from edge_fer.profiling.schema import load_profile
 
     machine = load_profile(saved).machine
     out = run("profile", "show", str(saved)).output

@@ -8,8 +8,8 @@ from edge_fer.hardware import (
     FREQUENCY_FILE,
     TEMPERATURE_FILE,
     THROTTLED_FILE,
+    Fingerprint,
     ThermalReading,
-    fingerprint,
     runtime_version,
     thermal_reading,
     throttle_conditions,
@@ -26,12 +26,18 @@ def fake_pi(root: Path, milli_c: str, khz: str, throttled: str) -> Path:
 
 
 def test_fingerprint_has_every_field_a_profile_needs() -> None:
-    f = fingerprint("tflite", 2)
+    f = Fingerprint.of_this_machine("tflite", 2).to_dict()
     assert set(f) == {"cpu", "cores", "arch", "memory_bytes", "os", "python", "runtime",
                       "runtime_version", "opencv", "threads"}
     assert f["threads"] == 2 and f["runtime"] == "tflite"
     assert str(f["runtime_version"]).startswith("ai-edge-litert ")  # what the dev env has
     assert f["opencv"] != "not installed"
+
+
+def test_a_model_card_records_the_machine_without_the_software() -> None:
+    machine = Fingerprint.of_this_machine().machine()
+    assert set(machine) == {"cpu", "cores", "arch", "memory_bytes", "os", "python"}
+    assert machine == Fingerprint.of_this_machine("tflite", 2).machine()
 
 
 def test_an_unknown_runtime_is_not_installed() -> None:

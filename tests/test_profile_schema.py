@@ -12,8 +12,9 @@ from profile_fakes import CurveClassifier, FakeClock, convnet_ms
 
 from edge_fer.errors import UserInputError
 from edge_fer.hardware import ThermalReading
-from edge_fer.profile import PROFILE_SCHEMA, ModelIdentity, Profile, SweepSettings, load_profile
-from edge_fer.profiler import ClassifierWorkload, profile_workload
+from edge_fer.profiling.schema import PROFILE_SCHEMA, ModelIdentity, Profile, SweepSettings, load_profile
+from edge_fer.profiling.sweep import profile_workload
+from edge_fer.profiling.workloads import ClassifierWorkload
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def problem(path: Path) -> str:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    assert "no such profile file" in problem(tmp_path / "nope.json")
+    assert "no such hardware profile file" in problem(tmp_path / "nope.json")
 
 
 def test_a_directory(tmp_path: Path) -> None:
@@ -139,7 +140,7 @@ def test_newer_schema(saved: Path) -> None:
 @pytest.mark.parametrize("schema", [0, "1", None, True])
 def test_bad_schema(saved: Path, schema: Any) -> None:
     edit(saved, lambda d: d.update(schema=schema))
-    assert "bad profile schema" in problem(saved)
+    assert "bad hardware profile schema" in problem(saved)
 
 
 @pytest.mark.parametrize("path, expected", [

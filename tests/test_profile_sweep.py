@@ -7,17 +7,11 @@ from profile_fakes import CurveClassifier, FakeClock, convnet_ms
 
 from edge_fer.errors import CheckFailed, UserInputError
 from edge_fer.hardware import ThermalReading
-from edge_fer.profile import FitRecord, ModelIdentity, SweepSettings
-from edge_fer.profiler import (
-    ClassifierWorkload,
-    Timer,
-    closed_loop_pick,
-    profile_workload,
-    remeasure,
-    summarize,
-    sweep,
-    time_calls,
-)
+from edge_fer.profiling.pick import closed_loop_pick
+from edge_fer.profiling.schema import FitRecord, ModelIdentity, SweepSettings
+from edge_fer.profiling.sweep import profile_workload, sweep
+from edge_fer.profiling.timing import Timer, remeasure, summarize, time_calls
+from edge_fer.profiling.workloads import ClassifierWorkload
 
 UNTRAINED = ModelIdentity("fake-net", "untrained")
 
@@ -205,7 +199,7 @@ def test_no_thermal_source_is_recorded_as_unavailable() -> None:
 def test_pipeline_workload_detects_once_and_classifies_every_face() -> None:
     import numpy as np
 
-    from edge_fer.profiler import PipelineWorkload, synthetic_frame
+    from edge_fer.profiling.workloads import PipelineWorkload, synthetic_frame
 
     frame, boxes = synthetic_frame(640, 480, faces=3)
     assert frame.shape == (480, 640, 3) and frame.dtype == np.uint8
@@ -225,7 +219,7 @@ def test_pipeline_workload_detects_once_and_classifies_every_face() -> None:
 
 def test_the_synthetic_frame_holds_a_face_the_haar_detector_finds() -> None:
     from edge_fer.detectors import load_detector
-    from edge_fer.profiler import synthetic_frame
+    from edge_fer.profiling.workloads import synthetic_frame
 
     frame, boxes = synthetic_frame(640, 480, faces=1)
     with load_detector("haar") as detector:

@@ -16,8 +16,9 @@ from click.testing import CliRunner, Result
 
 from edge_fer.cli import cli
 from edge_fer.manifest import sha256_file
-from edge_fer.profile import ModelIdentity, SweepSettings, load_profile
-from edge_fer.profiler import make_workload, profile_workload
+from edge_fer.profiling.schema import ModelIdentity, SweepSettings, load_profile
+from edge_fer.profiling.sweep import profile_workload
+from edge_fer.profiling.workloads import make_workload
 from edge_fer.runtimes import load_classifier
 
 pytestmark = pytest.mark.slow
@@ -83,7 +84,7 @@ def test_the_profiler_times_what_a_frame_costs_the_camera_loop(
     each face and its mirror, so that is the batch the profile times (not 14 under crops)."""
     from contextlib import ExitStack
 
-    from edge_fer.profile import Pipeline
+    from edge_fer.profiling.schema import Pipeline
 
     pipe = Pipeline(detector, 640, 480, 3) if detector else None
     settings = SweepSettings(runtime="tflite", threads=1, budget_ms=40.0, faces=3, pipeline=pipe,

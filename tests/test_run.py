@@ -146,7 +146,7 @@ def test_run_applies_the_tta_override_and_logs_it(short_clip: Path, tiny_model: 
                                                   classifier: Classifier, tmp_path: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     log = tmp_path / "out.jsonl"
-    with caplog.at_level("INFO", logger="edge_fer.commands.run"):
+    with caplog.at_level("INFO", logger="edge_fer"):
         result = _run("--source", str(short_clip), "--model", str(tiny_model), "--log", str(log),
                       "--no-smoothing", "--tta", "flip")
     assert result.exit_code == 0, result.output
@@ -181,7 +181,7 @@ def test_a_run_with_more_tta_than_its_profile_timed_is_warned(
     shipped["settings"]["tta"] = timed
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps(shipped))
-    with caplog.at_level("WARNING", logger="edge_fer.commands.run"):
+    with caplog.at_level("WARNING", logger="edge_fer"):
         result = _run("--source", str(short_clip), "--model", str(tiny_model), "--profile",
                       str(profile), "--tta", used, "--log", str(tmp_path / "out.jsonl"))
     assert result.exit_code == 0, result.output
@@ -219,7 +219,7 @@ def test_a_pick_the_models_accuracy_table_covers_is_not_warned_about(
     shipped["pick"].update(expected_accuracy=0.3438, reason="the best expected accuracy")
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps(shipped))
-    with caplog.at_level("INFO", logger="edge_fer.commands.run"):
+    with caplog.at_level("INFO", logger="edge_fer"):
         result = _run("--source", str(short_clip), "--model", str(model), "--profile",
                       str(profile), "--tta", "none", "--log", str(tmp_path / "out.jsonl"))
     assert result.exit_code == 0, result.output
@@ -237,7 +237,7 @@ def test_a_run_takes_the_tta_its_profile_timed_unless_told_otherwise(
     profile.write_text(json.dumps(shipped))
     for told, used in (((), "flip"), (("--tta", "none"), "none"), (("--tta", "model"), "flip")):
         caplog.clear()
-        with caplog.at_level("INFO", logger="edge_fer.commands.run"):
+        with caplog.at_level("INFO", logger="edge_fer"):
             result = _run("--source", str(short_clip), "--model", str(tiny_model), "--profile",
                           str(profile), *told, "--duration", "0.5",
                           "--log", str(tmp_path / "out.jsonl"))

@@ -96,7 +96,7 @@ def test_abi_errors_are_told_from_other_errors() -> None:
 
 
 def test_profile_fits_without_scipy_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from edge_fer.fits import fit_curve
+    from edge_fer.profiling.fits import fit_curve
 
     _absent(monkeypatch, "scipy", "scipy.interpolate")
     assert fit_curve("poly2", [32, 48, 64], [1.0, 2.0, 3.5]).predict_one(40) > 0  # numpy only

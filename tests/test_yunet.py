@@ -244,7 +244,7 @@ def test_evaluate_on_faces_found_by_yunet(fer_root: Path, tmp_path: Path) -> Non
 
 
 def test_profile_times_the_whole_pipeline_with_yunet(tmp_path: Path) -> None:
-    from edge_fer.profile import load_profile
+    from edge_fer.profiling.schema import load_profile
 
     out = tmp_path / "p.json"
     result = CliRunner().invoke(cli, ["profile", "--model", str(DEFAULT_INT8), "--detector",

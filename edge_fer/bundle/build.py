@@ -74,7 +74,7 @@ def build_bundle(cfg: BundleConfig, echo: Callable[[str], None] = log.info) -> P
     for target in cfg.targets:
         target.check_extra(extra)
     if cfg.profile is not None:
-        from edge_fer.profile import load_profile
+        from edge_fer.profiling.schema import load_profile
 
         load_profile(cfg.profile)  # a bad profile stops here, not on the device
     cfg.out.mkdir(parents=True, exist_ok=True)

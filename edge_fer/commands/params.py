@@ -11,10 +11,11 @@ from typing import Any
 
 import click
 
+from edge_fer.validate import MAX_THREADS
+
 # Longer than any run needs (about 31 years), short enough for every clock sum to stay exact.
 MAX_SECONDS = 1e9
-# More threads than any edge board has cores; far fewer than the thousands that crash LiteRT.
-MAX_THREADS = 256
+__all__ = ["MAX_SECONDS", "MAX_THREADS", "Finite", "seconds"]
 
 
 class Finite(click.FloatRange):

@@ -7,24 +7,15 @@ and runs the sweep when no subcommand follows, so both spellings work.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from edge_fer.backends import ARCHS
-from edge_fer.errors import CheckFailed, UserInputError
-from edge_fer.hardware import usable_cores
+from edge_fer.backends import ARCHS, FITS
 from edge_fer.options import detector_option, runtime_option, size_callback, tta_option
-from edge_fer.tta import TTA_MODES, images_per_frame
+from edge_fer.validate import MAX_RESOLUTION
 
-if TYPE_CHECKING:  # heavy modules stay out of `edge-fer --help`
-    from edge_fer.profile import ModelIdentity, Profile, SweepSettings
-    from edge_fer.profiler import Workload
-    from edge_fer.runtimes.base import Classifier, ModelInfo
-
-FIT_CHOICES = ("auto", "lagrange", "poly2", "pchip")
+FIT_CHOICES = ("auto", *FITS)
 PROFILE_RUNTIMES = ("tflite", "openvino")  # what a device runs; keras is the reference
 
 
@@ -62,7 +53,7 @@ def _parse_resolutions(ctx: click.Context, param: click.Parameter,
 @click.option("--resolutions", callback=_parse_resolutions,
               help="Comma-separated sweep "
               "[default: the paper's 12,48,66,84,100,128,143,162,224,299].")
-@click.option("--max-resolution", default=1024, show_default=True, type=click.IntRange(min=16),
+@click.option("--max-resolution", default=MAX_RESOLUTION, show_default=True, type=click.IntRange(min=16),
               help="How far the sweep may extend upward when the budget is not reached.")
 @detector_option(help="Time the whole pipeline: detect faces in a --frame, then classify --faces.")
 @click.option("--frame", callback=size_callback, metavar="WxH",
@@ -112,160 +103,23 @@ def command(ctx: click.Context, model_file: str | None, arch: str | None, runtim
         raise click.UsageError("give --model or --arch, not both")
     if frame and not detector:
         raise click.BadParameter("--frame needs --detector", param_hint="--frame")
-    from edge_fer.profile import Pipeline, SweepSettings
-    from edge_fer.profiler import PAPER_RESOLUTIONS, profile_workload
+    if arch is not None and arch not in ARCHS:
+        raise click.BadParameter(f"unknown architecture '{arch}' (choose from "
+                                 f"{', '.join(ARCHS)})", param_hint="--arch")
+    from edge_fer.profiling.jobs import ProfileRequest, profile_device
+    from edge_fer.profiling.schema import Pipeline
+    from edge_fer.profiling.sweep import PAPER_RESOLUTIONS
 
-    if arch is not None:
-        if arch not in ARCHS:
-            raise click.BadParameter(f"unknown architecture '{arch}' (choose from "
-                                     f"{', '.join(ARCHS)})", param_hint="--arch")
-    pipeline = None
-    if detector:
-        width, height = frame or (640, 480)
-        pipeline = Pipeline(detector, width, height, faces)
-    with ExitStack() as resources:
-        classifier, model = _open_model(resources, model_file, arch, runtime, threads,
-                                        None if tta == "model" else tta)
-        settings = SweepSettings(
-            runtime=classifier.key, threads=threads or usable_cores(), budget_ms=budget_ms,
-            faces=faces, multiple_of=multiple_of, headroom=headroom / 100, warmup=warmup,
-            min_repeats=min_repeats, min_seconds=min_seconds, seed=seed, pipeline=pipeline,
-            tta=classifier.info.tta)
-        workload = _workload(classifier, settings, resources)
-        what = "whole pipeline" if pipeline else "classifier"
-        _echo_err(f"profiling {model.arch} ({what}) with {settings.runtime}, "
-                  f"{settings.threads} thread(s), budget {budget_ms:g} ms on p90")
-        accuracy = classifier.info.accuracy
-        if accuracy is None and arch is None:
-            _echo_err(f"notice: {classifier.path}: no accuracy table in its card or manifest "
-                      "(an older model); the pick is the largest resolution within the budget")
-        profile = profile_workload(workload, settings, model,
-                                   resolutions=resolutions or PAPER_RESOLUTIONS,
-                                   max_resolution=max_resolution,
-                                   fit=None if fit == "auto" else fit, accuracy=accuracy,
-                                   progress=_echo_err)
-    profile.save(out)
-    for line in describe(profile):
-        click.echo(line)
-    click.echo(f"wrote {out}")
-    hint = lighter_tta_hint(profile.chosen_resolution, classifier.info)
-    if hint and arch is None:
-        _echo_err(hint)
-    if plot:
-        from edge_fer.profile_plot import draw_profile
-
-        click.echo(f"wrote {draw_profile(profile, plot)}")
-
-
-def _expected(accuracy: float | None) -> str:
-    return "expected unknown" if accuracy is None else f"expected {accuracy:.1%}"
-
-
-def lighter_tta_hint(chosen: int, info: ModelInfo) -> str | None:
-    """Advice when the pick fell below the model's trained size while TTA multiplies its work.
-
-    Why: away from its trained size the network loses 10-30 points (README), while a lighter
-    TTA costs about one; on a slow device the better trade is usually to keep the size.
-    """
-    if chosen >= info.resolution or info.tta == "none":
-        return None
-    lighter = [t for t in TTA_MODES if images_per_frame(t) < images_per_frame(info.tta)]
-    return (f"hint: the pick {chosen} px is below the {info.resolution} px the model was "
-            f"trained at, and tta {info.tta} makes each face {images_per_frame(info.tta)} "
-            f"images a frame; profile again with --tta {lighter[-1]} to keep "
-            f"{info.resolution} px")
-
-
-def _open_model(resources: ExitStack, model_file: str | None, arch: str | None,
-                runtime: str | None, threads: int | None,
-                tta: str | None) -> tuple[Classifier, ModelIdentity]:
-    """Load the model to time; with --arch, build and export an untrained one first."""
-    from edge_fer.manifest import sha256_file
-    from edge_fer.profile import ModelIdentity
-    from edge_fer.profiler import untrained_model
-    from edge_fer.runtimes.base import load_classifier, runtime_for_path
-
-    threads = threads or usable_cores()
-    if arch is not None:
-        runtime = runtime or "tflite"
-        path = untrained_model(arch, runtime, progress=_echo_err)
-        classifier = resources.enter_context(load_classifier(path, runtime, threads, tta=tta))
-        return classifier, ModelIdentity(arch=arch, sha256="untrained")
-    if model_file is None:
-        from edge_fer.defaults import default_model
-
-        with load_classifier(default_model(), runtime, threads) as chosen:
-            model_file = str(chosen.path)
-    inferred = runtime_for_path(model_file)
-    if runtime is not None and runtime != inferred:
-        raise UserInputError(f"{model_file}: a {inferred} model cannot run on --runtime {runtime}")
-    classifier = resources.enter_context(load_classifier(model_file, inferred, threads, tta=tta))
-    identity = ModelIdentity(arch=classifier.info.arch, sha256=sha256_file(Path(model_file)),
-                             file=Path(model_file).name)
-    return classifier, identity
-
-
-def _workload(classifier: Classifier, settings: SweepSettings,
-              resources: ExitStack) -> Workload:
-    from edge_fer.profiler import make_workload
-
-    return make_workload(classifier, settings, resources)
-
-
-def describe(profile: Profile) -> list[str]:
-    """A readable summary of a profile, for people."""
-    m, s, stat = profile.machine, profile.settings, profile.settings.statistic
-    memory = f", {m.memory_bytes / 2**30:.1f} GiB" if m.memory_bytes else ""
-    model = ("untrained (latency only)" if profile.model.untrained
-             else f"{profile.model.file or 'model'} sha256 {profile.model.sha256[:12]}")
-    if s.pipeline:
-        p = s.pipeline
-        timed = (f"whole pipeline: {p.detector} on a {p.frame_width}x{p.frame_height} frame "
-                 f"+ {p.faces} face(s)")
-    else:
-        timed = f"classifier only, {s.faces} face(s) per call"
-    timed += f"; tta {s.tta or 'not recorded'}"
-    pick = profile.pick
-    lines = [
-        f"machine     {m.cpu}, {m.cores} cores, {m.arch}{memory}; {m.os}; Python {m.python}",
-        f"software    {m.runtime} ({m.runtime_version}), OpenCV {m.opencv}, {m.threads} thread(s)",
-        f"model       {profile.model.arch}, {model}",
-        f"timed       {timed}",
-        f"budget      {s.budget_ms:g} ms on the {stat}; the pick kept "
-        f"{100 * s.headroom:g}% under it ({s.target_ms:.3g} ms)",
-        f"chosen      {pick.resolution} px: predicted {pick.predicted_ms:.2f} ms, measured "
-        f"{pick.measured_ms:.2f} ms ({profile.fit_used} fit, {len(pick.attempts)} measurement(s))",
-        f"accuracy    {_expected(pick.expected_accuracy)}; why: "
-        f"{pick.reason or 'the largest size within the budget (an older profile)'}",
-        f"created     {profile.created} by edge-fer {profile.edge_fer_version}",
-        "",
-        "  resolution   median ms    p90 ms    p99 ms       n",
-    ]
-    for x in profile.measurements:
-        lines.append(f"  {x.resolution:>10} {x.median_ms:>11.2f} {x.p90_ms:>9.2f} "
-                     f"{x.p99_ms:>9.2f} {x.n:>7}")
-    for sk in profile.skipped:
-        lines.append(f"  {sk.resolution:>10}   skipped: {sk.reason}")
-    lines += ["", "  fit        LOO rms ms  LOO max ms  LOO rms rel"]
-    for rec in profile.fits:
-        if rec.loo_rms_ms is None or rec.loo_max_ms is None or rec.loo_rms_rel is None:
-            lines.append(f"  {rec.name:<9}  (too few points for leave-one-out)")
-        else:
-            used = "  <- used" if rec.name == profile.fit_used else ""
-            lines.append(f"  {rec.name:<9} {rec.loo_rms_ms:>10.3f} {rec.loo_max_ms:>11.3f} "
-                         f"{100 * rec.loo_rms_rel:>11.1f}%{used}")
-    if len(pick.attempts) > 1:
-        tried = ", ".join(f"{a.resolution} px {a.measured.stat(stat):.2f} ms"
-                          for a in pick.attempts)
-        lines.append(f"\nclosed loop: {tried}")
-    if profile.throttled is None:
-        lines.append("thermal: not readable on this machine")
-    elif profile.throttled:
-        lines.append(f"thermal: THROTTLED during the sweep ({', '.join(profile.throttled)})")
-    else:
-        lines.append("thermal: no throttling during the sweep")
-    lines += [f"note: {n}" for n in profile.notes]
-    return lines
+    width, height = frame or (640, 480)
+    request = ProfileRequest(
+        out=Path(out), model_file=model_file, arch=arch, runtime=runtime, threads=threads,
+        budget_ms=budget_ms, resolutions=resolutions or PAPER_RESOLUTIONS,
+        max_resolution=max_resolution,
+        pipeline=Pipeline(detector, width, height, faces) if detector else None, faces=faces,
+        fit=None if fit == "auto" else fit, multiple_of=multiple_of, headroom=headroom / 100,
+        min_repeats=min_repeats, min_seconds=min_seconds, warmup=warmup,
+        tta=None if tta == "model" else tta, seed=seed, plot=Path(plot) if plot else None)
+    profile_device(request, click.echo, _echo_err)
 
 
 @command.command("show")
@@ -273,16 +127,9 @@ def describe(profile: Profile) -> list[str]:
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also draw the curve to this PNG.")
 def show(file: str, plot: str | None) -> None:
     """Print a readable summary of a profile file."""
-    from edge_fer.profile import load_profile
+    from edge_fer.profiling.jobs import show_profile
 
-    profile = load_profile(file)
-    click.echo(f"profile     {file}")
-    for line in describe(profile):
-        click.echo(line)
-    if plot:
-        from edge_fer.profile_plot import draw_profile
-
-        click.echo(f"wrote {draw_profile(profile, plot)}")
+    show_profile(file, Path(plot) if plot else None, click.echo)
 
 
 @command.command("check")
@@ -294,49 +141,6 @@ def check(file: str, model_file: str | None) -> None:
 
     Differences between the profiled machine and this one are listed first.
     """
-    from edge_fer.profile import load_profile
-    from edge_fer.profiler import remeasure
+    from edge_fer.profiling.jobs import check_profile
 
-    profile = load_profile(file)
-    s, stat, r = profile.settings, profile.settings.statistic, profile.chosen_resolution
-    differences = profile.fingerprint_differences()
-    if differences:
-        click.echo("fingerprint: this machine differs from the profiled one:")
-        for d in differences:
-            click.echo(f"  {d}")
-    else:
-        click.echo("fingerprint: matches this machine")
-    with ExitStack() as resources:
-        classifier = _model_for_check(resources, profile, model_file)
-        workload = _workload(classifier, s, resources)
-        _echo_err(f"measuring {r} px with {s.runtime}, {s.threads} thread(s)...")
-        m = remeasure(workload, s, r)
-    predicted = profile.fit().predict_one(r)
-    now = m.stat(stat)
-    click.echo(f"{r} px: predicted {predicted:.2f} ms, measured {profile.pick.measured_ms:.2f} ms "
-               f"when profiled, {now:.2f} ms now ({stat}; median {m.median_ms:.2f} ms, n={m.n})")
-    if now > s.budget_ms:
-        raise CheckFailed(f"{file}: {r} px takes {now:.2f} ms ({stat}) here, over the "
-                          f"{s.budget_ms:g} ms budget; profile this machine again")
-    click.echo(f"ok: within the {s.budget_ms:g} ms budget")
-
-
-def _model_for_check(resources: ExitStack, profile: Profile,
-                     model_file: str | None) -> Classifier:
-    from edge_fer.manifest import sha256_file
-    from edge_fer.profiler import untrained_model
-    from edge_fer.runtimes.base import load_classifier
-
-    s = profile.settings
-    if model_file is None:
-        if not profile.model.untrained:
-            raise UserInputError(f"the profile timed {profile.model.file or 'a model file'} "
-                                 f"(sha256 {profile.model.sha256[:12]}); pass it with --model")
-        path = untrained_model(profile.model.arch, s.runtime, progress=_echo_err)
-    else:
-        path = Path(model_file)
-        if not profile.model.untrained and sha256_file(path) != profile.model.sha256:
-            click.echo(f"warning: {path.name} is not the model that was profiled "
-                       f"({profile.model.file})", err=True)
-    # Time the TTA the sweep timed (the model file's own when the profile does not say).
-    return resources.enter_context(load_classifier(path, s.runtime, s.threads, tta=s.tta))
+    check_profile(file, model_file, click.echo, _echo_err)

@@ -19,10 +19,8 @@ import click
 from edge_fer.commands.fleet import FleetOptions, fleet_options, open_outputs
 from edge_fer.commands.params import MAX_THREADS, Finite, seconds
 from edge_fer.options import detector_option, parse_size, runtime_option, tta_option
-from edge_fer.tta import images_per_frame
 
 if TYPE_CHECKING:
-    from edge_fer.profile import Profile
     from edge_fer.runtimes.base import Classifier
 
 log = logging.getLogger(__name__)
@@ -171,14 +169,10 @@ def command(source: str, detector: str, detector_model: str | None, model: str |
         stack.callback(install_signal_handlers(stop, reopen))
         size = parse_size(camera_size, "--camera-size")
         open_source(source, size)  # a malformed source fails now, before the slow model load
-        profile = _load_profile(profile_file) if profile_file else None
-        resolution = profile.chosen_resolution if profile is not None else None
-        if profile is not None:
-            _bound_profile(profile_file or "", profile)
-        if profile is not None and threads is None:
-            threads = profile.settings.threads  # the pick holds for the threads it was timed with
-        if profile is not None and tta == "model" and profile.settings.tta is not None:
-            tta = profile.settings.tta  # ... and for the TTA it was timed with
+        from edge_fer.profiling.compat import load_for_run
+
+        profile = load_for_run(profile_file, threads, tta)
+        threads, tta, resolution = profile.threads, profile.tta, profile.resolution
         log_sink = stack.enter_context(open_log(log_target, int(log_max_mb * 1024 * 1024),
                                                 log_backups))
         sink, telemetry = open_outputs(stack, FleetOptions(**fleet), log_sink,
@@ -187,8 +181,7 @@ def command(source: str, detector: str, detector_model: str | None, model: str |
                      if snapshot_dir is not None else None)
         classifier = stack.enter_context(_load_model(model, manifest, runtime, threads,
                                                      resolution, None if tta == "model" else tta))
-        if profile is not None:
-            _check_profile(profile_file or "", profile, classifier, threads)
+        profile.warn_mismatches(classifier)
         face_detector = stack.enter_context(
             load_detector(detector, DetectorConfig(min_face=min_face, detect_width=detect_width,
                                                    full_frame_every=full_detect_every,
@@ -238,54 +231,6 @@ def _end_process_if_entry_point() -> None:
         except (OSError, ValueError):
             pass
     os._exit(0)
-
-
-def _load_profile(path: str) -> Profile:
-    from edge_fer.profile import load_profile
-
-    return load_profile(path)
-
-
-def _bound_profile(path: str, profile: Profile) -> None:
-    """Refuse a pick or thread count no device runs: a 4000 px pick never finishes a frame."""
-    from edge_fer import validate
-
-    validate.resolution(profile.chosen_resolution, path, "pick.resolution")
-    validate.whole(profile.settings.threads, path, "settings.threads", 1, MAX_THREADS)
-
-
-def _check_profile(path: str, profile: Profile, classifier: Classifier,
-                   threads: int | None) -> None:
-    """Warn (not fail) when the profile was measured elsewhere: its pick may not hold here."""
-    for diff in profile.fingerprint_differences(threads):
-        log.warning("%s was measured on another machine: %s", path, diff)
-    if profile.settings.runtime != classifier.key:
-        log.warning("%s was measured with the %s runtime, this model runs on %s", path,
-                    profile.settings.runtime, classifier.key)
-    if profile.model.arch not in (classifier.info.arch, "unknown"):
-        log.warning("%s was measured for %s, this model is %s", path, profile.model.arch,
-                    classifier.info.arch)
-    table = classifier.info.accuracy
-    ranking = table.ranking_tta(classifier.info.tta) if table is not None else None
-    covered = (table is not None and ranking is not None
-               and table.expected(classifier.resolution, ranking) is not None)
-    if covered:
-        log.info("%s chose %d px: %s", path, classifier.resolution,
-                 f"expected accuracy {profile.pick.expected_accuracy:.1%}"
-                 if profile.pick.expected_accuracy is not None else "within the model's table")
-    elif classifier.resolution != classifier.info.resolution:
-        # A network works at the size it was trained at (its accuracy table, when it has one,
-        # says how much it keeps elsewhere; this one has none covering the pick).
-        log.warning("%s chose %d px, but %s was trained at %d px: its accuracy falls away from "
-                    "that size; fine-tune it at %d px for this device (edge-fer train --profile "
-                    "%s --weights MODEL.keras; docs/profile.md)",
-                    path, classifier.resolution, classifier.path or "the model",
-                    classifier.info.resolution, classifier.resolution, path)
-    timed, used = profile.settings.tta, classifier.info.tta
-    if timed is not None and images_per_frame(used) > images_per_frame(timed):
-        log.warning("%s was measured with tta %s, this run uses tta %s (%d images a face a "
-                    "frame): its pick may not hold; profile with this tta", path, timed, used,
-                    images_per_frame(used))
 
 
 def _load_model(model: str | None, manifest: str | None, runtime: str | None,

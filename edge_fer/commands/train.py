@@ -105,7 +105,7 @@ def _resolution(given: int | None, profile_file: str | None) -> int:
     """--resolution, else the profile's pick, else 64; both given must agree."""
     if not profile_file:
         return given or 64
-    from edge_fer.profile import load_profile
+    from edge_fer.profiling.schema import load_profile
 
     picked = load_profile(profile_file).chosen_resolution
     if given is not None and given != picked:

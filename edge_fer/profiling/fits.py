@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from edge_fer.backends import FITS
+
 Params = dict[str, list[float]]
 
 
@@ -81,27 +83,23 @@ def _pchip_eval(params: Params, r: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FitKind:
-    """One row of the fit table: how to fit, how to evaluate, and what it needs."""
+    """One fit (a key of edge_fer.backends.FITS): how to fit, how to evaluate, what it needs."""
 
-    name: str
-    description: str
     min_points: int
     params: tuple[str, ...]  # the parameter names that rebuild it
     make: Callable[[np.ndarray, np.ndarray], Params]
     evaluate: Callable[[Params, np.ndarray], np.ndarray]
 
 
-FIT_KINDS: dict[str, FitKind] = {
-    k.name: k
-    for k in (
-        FitKind("lagrange", "Lagrange interpolant through every point (as in the paper)", 2,
-                ("x", "y", "coefficients"), _lagrange_params, _lagrange_eval),
-        FitKind("poly2", "least-squares quadratic in r (relative error)", 3,
-                ("coefficients",), _poly2_params, _poly2_eval),
-        FitKind("pchip", "monotone piecewise cubic (PCHIP) through an isotonic fit", 2,
-                ("x", "y"), _pchip_params, _pchip_eval),
-    )
-}
+LAGRANGE = FitKind(2, ("x", "y", "coefficients"), _lagrange_params, _lagrange_eval)
+POLY2 = FitKind(3, ("coefficients",), _poly2_params, _poly2_eval)
+PCHIP = FitKind(2, ("x", "y"), _pchip_params, _pchip_eval)
+
+
+def fit_kind(name: str) -> FitKind:
+    """The fit registered as `name` in FITS (UserInputError naming the known ones if none)."""
+    kind: FitKind = FITS.load(name)
+    return kind
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ class Fit:
     params: Params
 
     def predict(self, r: Any) -> np.ndarray:
-        return FIT_KINDS[self.name].evaluate(self.params, np.asarray(r, dtype=float))
+        return fit_kind(self.name).evaluate(self.params, np.asarray(r, dtype=float))
 
     def predict_one(self, r: float) -> float:
         return float(self.predict(np.array([r]))[0])
@@ -139,10 +137,10 @@ def _points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_curve(name: str, x: Any, y: Any) -> Fit:
-    """Fit `name` (a key of FIT_KINDS) to the points (x, y)."""
-    if name not in FIT_KINDS:
-        raise ValueError(f"unknown fit '{name}' (choose from {', '.join(FIT_KINDS)})")
-    kind = FIT_KINDS[name]
+    """Fit `name` (a key of FITS) to the points (x, y)."""
+    if name not in FITS:
+        raise ValueError(f"unknown fit '{name}' (choose from {', '.join(FITS)})")
+    kind = fit_kind(name)
     xa, ya = _points(x, y)
     if len(xa) < kind.min_points:
         raise ValueError(f"the {name} fit needs at least {kind.min_points} points, got {len(xa)}")
@@ -152,7 +150,7 @@ def fit_curve(name: str, x: Any, y: Any) -> Fit:
 def leave_one_out(name: str, x: Any, y: Any) -> LooError | None:
     """Leave-one-out error of fit `name`; None when there are too few points to leave one out."""
     xa, ya = _points(x, y)
-    if len(xa) < FIT_KINDS[name].min_points + 1:
+    if len(xa) < fit_kind(name).min_points + 1:
         return None
     errors = np.empty(len(xa))
     for i in range(len(xa)):

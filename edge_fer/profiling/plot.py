@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_fer.errors import UserInputError
-from edge_fer.profile import Profile
+from edge_fer.profiling.schema import Profile
 
 WIDTH, HEIGHT = 900, 600
 LEFT, RIGHT, TOP, BOTTOM = 80, 30, 50, 60

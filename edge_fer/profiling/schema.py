@@ -1,4 +1,4 @@
-"""The hardware-profile file: schema, typed records, save/load, and fingerprint comparison.
+"""The hardware-profile file: its typed records, save and strict load.
 
 A profile is what `edge-fer profile` measured on one device: the machine fingerprint, the
 model it timed, every measurement, the fits, and the resolution it chose under a latency
@@ -8,164 +8,21 @@ budget. Users copy it between machines (device -> workstation for training, back
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_fer.backends import FITS
 from edge_fer.errors import UserInputError
-from edge_fer.fits import FIT_KINDS, Fit
-from edge_fer.hardware import ThermalReading, fingerprint
-from edge_fer.jsonfile import save_json
+from edge_fer.hardware import Fingerprint, ThermalReading
+from edge_fer.jsonfile import DocumentType, Fields, save_json
+from edge_fer.profiling.fits import Fit, fit_kind
 from edge_fer.tta import parse_tta
 
 PROFILE_KIND = "edge-fer-hardware-profile"
 PROFILE_SCHEMA = 2  # 2: the pick records its expected accuracy and why it won
+PROFILE = DocumentType(PROFILE_KIND, PROFILE_SCHEMA, "hardware profile", UserInputError)
 STATISTICS = ("median", "p90", "p99")
-# Memory totals move a little between boots and kernels; only a real difference is reported.
-MEMORY_TOLERANCE = 0.10
-
-
-class _Fields:
-    """Typed reads from one JSON object; every problem names the file and the field path."""
-
-    def __init__(self, data: Any, where: str, origin: str) -> None:
-        if not isinstance(data, dict):
-            raise UserInputError(f"{origin}: {where}: expected an object, got {_kind(data)}")
-        self.data, self.where, self.origin = data, where, origin
-        self.used: set[str] = set()
-
-    def error(self, key: str, problem: str) -> UserInputError:
-        return UserInputError(f"{self.origin}: {self.where}.{key}: {problem}")
-
-    def _get(self, key: str, optional: bool) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if optional:
-                return None
-            raise self.error(key, "missing")
-        return self.data[key]
-
-    def text(self, key: str, optional: bool = False) -> Any:
-        v = self._get(key, optional)
-        if v is None and optional:
-            return None
-        if not isinstance(v, str):
-            raise self.error(key, f"expected text, got {_kind(v)}")
-        return v
-
-    def whole(self, key: str, optional: bool = False, minimum: int | None = None) -> Any:
-        v = self._get(key, optional)
-        if v is None and optional:
-            return None
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.error(key, f"expected a whole number, got {_kind(v)}")
-        if minimum is not None and v < minimum:
-            raise self.error(key, f"must be at least {minimum}, got {v}")
-        return v
-
-    def number(self, key: str, optional: bool = False, positive: bool = False) -> Any:
-        v = self._get(key, optional)
-        if v is None and optional:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise self.error(key, f"expected a number, got {_kind(v)}")
-        if positive and v <= 0:
-            raise self.error(key, f"must be positive, got {v}")
-        return float(v)
-
-    def obj(self, key: str) -> _Fields:
-        return _Fields(self._get(key, False), f"{self.where}.{key}", self.origin)
-
-    def optional_obj(self, key: str) -> _Fields | None:
-        v = self._get(key, True)
-        return None if v is None else _Fields(v, f"{self.where}.{key}", self.origin)
-
-    def array(self, key: str) -> list[Any]:
-        v = self._get(key, False)
-        if not isinstance(v, list):
-            raise self.error(key, f"expected a list, got {_kind(v)}")
-        return v
-
-    def objects(self, key: str) -> list[_Fields]:
-        return [_Fields(v, f"{self.where}.{key}[{i}]", self.origin)
-                for i, v in enumerate(self.array(key))]
-
-    def numbers(self, key: str) -> list[float]:
-        values = self.array(key)
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise self.error(key, f"expected a list of numbers, found {_kind(v)}")
-        return [float(v) for v in values]
-
-    def texts(self, key: str, optional: bool = False) -> list[str] | None:
-        if optional and self._get(key, True) is None:
-            return None
-        values = self.array(key)
-        if not all(isinstance(v, str) for v in values):
-            raise self.error(key, "expected a list of text")
-        return list(values)
-
-    def done(self) -> None:
-        """Unknown keys are refused: a typo in a hand-edited profile must not pass silently."""
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.error(unknown[0], "unknown field")
-
-
-def _kind(v: Any) -> str:
-    if v is None:
-        return "null"
-    text = json.dumps(v) if isinstance(v, (str, int, float, bool)) else type(v).__name__
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What moves latency besides the model: the machine and the software that ran it."""
-
-    cpu: str
-    cores: int
-    arch: str
-    memory_bytes: int | None
-    os: str
-    python: str
-    runtime: str
-    runtime_version: str
-    opencv: str
-    threads: int
-
-    @classmethod
-    def of_this_machine(cls, runtime: str, threads: int) -> Fingerprint:
-        f = fingerprint(runtime, threads)
-        cores, memory = f["cores"], f["memory_bytes"]
-        return cls(cpu=str(f["cpu"]), cores=cores if isinstance(cores, int) else 0,
-                   arch=str(f["arch"]), memory_bytes=memory if isinstance(memory, int) else None,
-                   os=str(f["os"]), python=str(f["python"]), runtime=runtime,
-                   runtime_version=str(f["runtime_version"]), opencv=str(f["opencv"]),
-                   threads=threads)
-
-    def differences(self, here: Fingerprint) -> list[str]:
-        """'cpu: X in the profile, Y here' for each field that differs; empty when they match."""
-        out = []
-        for name in ("cpu", "cores", "arch", "os", "python", "runtime", "runtime_version",
-                     "opencv", "threads"):
-            mine, theirs = getattr(self, name), getattr(here, name)
-            if mine != theirs:
-                out.append(f"{name}: {mine} in the profile, {theirs} here")
-        a, b = self.memory_bytes, here.memory_bytes
-        if a and b and abs(a - b) > MEMORY_TOLERANCE * max(a, b):
-            out.append(f"memory: {a / 2**30:.1f} GiB in the profile, {b / 2**30:.1f} GiB here")
-        return out
-
-    @classmethod
-    def read(cls, f: _Fields) -> Fingerprint:
-        return cls(cpu=f.text("cpu"), cores=f.whole("cores", minimum=1), arch=f.text("arch"),
-                   memory_bytes=f.whole("memory_bytes", optional=True), os=f.text("os"),
-                   python=f.text("python"), runtime=f.text("runtime"),
-                   runtime_version=f.text("runtime_version"), opencv=f.text("opencv"),
-                   threads=f.whole("threads", minimum=1))
 
 
 @dataclass(frozen=True)
@@ -181,7 +38,7 @@ class ModelIdentity:
         return self.sha256 == "untrained"
 
     @classmethod
-    def read(cls, f: _Fields) -> ModelIdentity:
+    def read(cls, f: Fields) -> ModelIdentity:
         return cls(arch=f.text("arch"), sha256=f.text("sha256"), file=f.text("file", optional=True))
 
 
@@ -195,7 +52,7 @@ class Pipeline:
     faces: int = 1
 
     @classmethod
-    def read(cls, f: _Fields) -> Pipeline:
+    def read(cls, f: Fields) -> Pipeline:
         return cls(detector=f.text("detector"), frame_width=f.whole("frame_width", minimum=16),
                    frame_height=f.whole("frame_height", minimum=16),
                    faces=f.whole("faces", minimum=1))
@@ -230,7 +87,7 @@ class SweepSettings:
         return self.budget_ms * (1.0 - self.headroom)
 
     @classmethod
-    def read(cls, f: _Fields) -> SweepSettings:
+    def read(cls, f: Fields) -> SweepSettings:
         statistic = f.text("statistic")
         if statistic not in STATISTICS:
             raise f.error("statistic",
@@ -248,7 +105,7 @@ class SweepSettings:
                    tta=_tta(f))
 
 
-def _tta(f: _Fields) -> str | None:
+def _tta(f: Fields) -> str | None:
     value = f.text("tta", optional=True)
     if value is not None:
         try:
@@ -258,7 +115,7 @@ def _tta(f: _Fields) -> str | None:
     return value
 
 
-def _fraction(f: _Fields, key: str) -> float:
+def _fraction(f: Fields, key: str) -> float:
     value = f.number(key)
     if not 0.0 <= value < 1.0:
         raise f.error(key, f"must be a fraction from 0 to below 1, got {value}")
@@ -283,7 +140,7 @@ class Measurement:
         return float(getattr(self, f"{name}_ms"))
 
     @classmethod
-    def read(cls, f: _Fields) -> Measurement:
+    def read(cls, f: Fields) -> Measurement:
         t = f.optional_obj("thermal")
         return cls(resolution=f.whole("resolution", minimum=1), n=f.whole("n", minimum=1),
                    seconds=f.number("seconds"), min_ms=f.number("min_ms"),
@@ -292,7 +149,7 @@ class Measurement:
                    thermal=_read_done(_read_thermal, t) if t else None)
 
 
-def _read_thermal(f: _Fields) -> ThermalReading:
+def _read_thermal(f: Fields) -> ThermalReading:
     return ThermalReading(temperature_c=f.number("temperature_c", optional=True),
                           frequency_mhz=f.number("frequency_mhz", optional=True),
                           throttled=f.whole("throttled", optional=True))
@@ -306,7 +163,7 @@ class Skipped:
     reason: str
 
     @classmethod
-    def read(cls, f: _Fields) -> Skipped:
+    def read(cls, f: Fields) -> Skipped:
         return cls(resolution=f.whole("resolution"), reason=f.text("reason"))
 
 
@@ -325,13 +182,13 @@ class FitRecord:
         return Fit(self.name, self.params)
 
     @classmethod
-    def read(cls, f: _Fields) -> FitRecord:
+    def read(cls, f: Fields) -> FitRecord:
         name = f.text("name")
-        if name not in FIT_KINDS:
-            raise f.error("name", f"unknown fit {name!r} (known: {', '.join(FIT_KINDS)})")
+        if name not in FITS:
+            raise f.error("name", f"unknown fit {name!r} (known: {', '.join(FITS)})")
         p = f.obj("params")
         params = {key: p.numbers(key) for key in list(p.data)}
-        for key in FIT_KINDS[name].params:
+        for key in fit_kind(name).params:
             if key not in params:
                 raise p.error(key, f"missing (the {name} fit needs it)")
         if "x" in params and len(params["x"]) != len(params.get("y", ())):
@@ -350,7 +207,7 @@ class Attempt:
     measured: Measurement
 
     @classmethod
-    def read(cls, f: _Fields) -> Attempt:
+    def read(cls, f: Fields) -> Attempt:
         return cls(resolution=f.whole("resolution"), predicted_ms=f.number("predicted_ms"),
                    measured=_read_done(Measurement.read, f.obj("measured")))
 
@@ -367,7 +224,7 @@ class Pick:
     reason: str = ""  # why this size won (schema 1 profiles: the largest within budget)
 
     @classmethod
-    def read(cls, f: _Fields) -> Pick:
+    def read(cls, f: Fields) -> Pick:
         accuracy = f.number("expected_accuracy", optional=True)
         if accuracy is not None and not 0.0 <= accuracy <= 1.0:
             raise f.error("expected_accuracy", f"{accuracy!r} is not a fraction between 0 and 1")
@@ -419,24 +276,14 @@ class Profile:
         return self.machine.differences(here)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": PROFILE_KIND, "schema": PROFILE_SCHEMA, **_plain(self)}
+        return {**PROFILE.header(), **_plain(self)}
 
     def save(self, path: str | Path) -> None:
         save_json(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = "profile") -> Profile:
-        if not isinstance(data, dict) or data.get("kind") != PROFILE_KIND:
-            raise UserInputError(f"{origin}: not an edge-fer hardware profile "
-                                 f"(no \"kind\": \"{PROFILE_KIND}\")")
-        schema = data.get("schema")
-        if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
-            raise UserInputError(f"{origin}: bad profile schema {schema!r}")
-        if schema > PROFILE_SCHEMA:
-            raise UserInputError(f"{origin}: profile schema {schema} is newer than this edge-fer "
-                                 f"reads ({PROFILE_SCHEMA}); upgrade edge-fer")
-        f = _Fields(data, "profile", origin)
-        f.used.update({"kind", "schema"})
+        f = PROFILE.fields(data, origin, "profile")
         fits = tuple(_read_done(FitRecord.read, x) for x in f.objects("fits"))
         fit_used = f.text("fit_used")
         if fit_used not in {r.name for r in fits}:
@@ -459,7 +306,7 @@ class Profile:
         return profile
 
 
-def _read_done(reader: Any, f: _Fields) -> Any:
+def _read_done(reader: Any, f: Fields) -> Any:
     """Read one nested object and refuse its unknown keys."""
     value = reader(f)
     f.done()
@@ -479,22 +326,4 @@ def _plain(obj: Any) -> Any:
 
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile file; any problem is one UserInputError naming the file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserInputError(f"{p}: no such profile file") from None
-    except IsADirectoryError:
-        raise UserInputError(f"{p}: is a directory, not a profile file") from None
-    except UnicodeDecodeError:
-        raise UserInputError(f"{p}: not a profile (binary, not UTF-8 JSON)") from None
-    except OSError as e:
-        raise UserInputError(f"{p}: cannot read profile ({e.strerror or e})") from None
-    if not text.strip():
-        raise UserInputError(f"{p}: empty file, not a profile")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserInputError(f"{p}: corrupt or truncated profile (invalid JSON at line {e.lineno}, "
-                             f"column {e.colno}: {e.msg})") from None
-    return Profile.from_dict(data, str(p))
+    return Profile.from_dict(PROFILE.read(path), str(path))
