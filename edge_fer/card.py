@@ -80,3 +80,10 @@ class ModelCard:
     @classmethod
     def load(cls, path: str | Path) -> ModelCard:
         return cls.from_dict(CARD.read(path), str(path))
+
+
+def load_card_data(path: str | Path) -> dict[str, Any]:
+    """A card file's whole object, training record included, validated as ModelCard.load does."""
+    data = CARD.read(path)
+    ModelCard.from_dict(data, str(path))
+    return data

@@ -9,6 +9,11 @@ Exit codes (documented in README.md):
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
@@ -55,3 +60,16 @@ class RuntimeFailure(EdgeFerError):
     """Something outside the user's input failed (device gone for good, disk full)."""
 
     exit_code = EXIT_RUNTIME
+
+
+def run_script(main: Callable[[], int]) -> NoReturn:
+    """Exit with `main()`'s status; an EdgeFerError is one line on stderr and its exit code.
+
+    For the maintainers' scripts (scripts/*.py), which `edge-fer`'s own handler does not wrap.
+    """
+    try:
+        code = main()
+    except EdgeFerError as e:
+        print(f"{Path(sys.argv[0]).stem}: {e}", file=sys.stderr)
+        code = e.exit_code
+    raise SystemExit(code)

@@ -205,6 +205,13 @@ class Manifest:
         return cls.from_dict(MANIFEST.read(path), str(path))
 
 
+def load_manifest_data(path: str | Path) -> dict[str, Any]:
+    """A manifest file's whole object, validated as Manifest.load does."""
+    data = MANIFEST.read(path)
+    Manifest.from_dict(data, str(path))
+    return data
+
+
 def info_from_manifest(manifest_file: Path, model_file: Path) -> ModelInfo:
     """The ModelInfo of `model_file` from the manifest beside it; its checksum must match."""
     artifact = check_listed(manifest_file, model_file)

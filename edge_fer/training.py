@@ -12,7 +12,6 @@ Layout of the output directory:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -36,10 +35,10 @@ from edge_fer.classes import CLASS_NAMES
 from edge_fer.data import FaceDataset, class_weights, load_dataset, train_validation_split
 from edge_fer.errors import UserInputError
 from edge_fer.hardware import machine_summary
-from edge_fer.jsonfile import save_json
 from edge_fer.metrics import Metrics, compute_metrics
 from edge_fer.preprocess import Preprocessing, prepare_batch, to_model_input
 from edge_fer.runtimes.keras_runtime import import_keras
+from edge_fer.training_state import load_state, save_state
 from edge_fer.tta import parse_tta
 
 log = logging.getLogger(__name__)
@@ -286,7 +285,7 @@ def train(cfg: TrainConfig, resume: bool = False,
 
     keras = import_keras()
     _limit_threads(keras, cfg.threads)
-    saved = json.loads(state_file.read_text()) if resume else None
+    saved = load_state(state_file) if resume else None
     # Seeds the weights' initialisation and dropout; the batches carry their own seeds.
     keras.utils.set_random_seed(cfg.seed + (int(saved["epoch"]) if saved is not None else 0))
     faces = _load_faces(cfg, echo)
@@ -429,7 +428,7 @@ def _fit(keras: Any, cfg: TrainConfig, out: Path, model: Any, state: dict[str, A
                 state["plateau_scale"] *= 0.5
         state["epoch"] = epoch + 1
         model.save(ckpt_dir / "last.keras")
-        save_json(ckpt_dir / "state.json", state, indent=1)
+        save_state(ckpt_dir / "state.json", state)
         _append_history(out / "history.csv", row)
         eta = (cfg.epochs - epoch - 1) * elapsed
         scores = (f"val_acc {metrics.accuracy:.4f}  val_f1 {f1:.4f}{' *' if improved else '  '}"

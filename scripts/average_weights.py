@@ -28,16 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_fer.card import CARD, load_card_data
+from edge_fer.errors import run_script
+
 # What makes runs averageable and their validation split the same.
-MUST_MATCH = ("arch", "resolution", "class_names", "seed")
+MUST_MATCH = ("arch", "resolution", "class_names")
 
 
-def _signature(card: dict) -> dict:
-    hp = card["hyperparameters"]
-    return {**{k: card[k] for k in MUST_MATCH},
-            "output_stride": hp.get("output_stride", 32),
-            "data": card["data"]["sha256"], "val_fraction": card["data"]["val_fraction"],
-            "limit": card["data"].get("limit")}
+def _signature(card: dict, origin: str) -> dict:
+    f = CARD.fields(card, origin, "card")
+    hp, data = f.obj("hyperparameters"), f.obj("data")
+    output_stride = hp.whole("output_stride", optional=True)
+    return {**{k: card[k] for k in MUST_MATCH}, "seed": f.whole("seed"),
+            "output_stride": 32 if output_stride is None else output_stride,
+            "data": data.text("sha256"), "val_fraction": data.number("val_fraction"),
+            "limit": data.whole("limit", optional=True)}
 
 
 def main() -> int:
@@ -56,10 +61,11 @@ def main() -> int:
         for f in (run / chosen, run / "model.card.json"):
             if not f.exists():
                 sys.exit(f"average_weights: {f}: not found")
-        cards.append(json.loads((run / "model.card.json").read_text()))
-    first = _signature(cards[0])
+        cards.append(load_card_data(run / "model.card.json"))
+    first = _signature(cards[0], str(args.runs[0] / "model.card.json"))
     for run, card in zip(args.runs[1:], cards[1:]):
-        differ = [k for k, v in _signature(card).items() if first[k] != v]
+        differ = [k for k, v in _signature(card, str(run / "model.card.json")).items()
+                  if first[k] != v]
         if differ:
             sys.exit(f"average_weights: {run}: differs from {args.runs[0]} in "
                      f"{', '.join(differ)}: runs must share these to be averaged")
@@ -124,4 +130,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -14,10 +14,13 @@ size).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
+
+from edge_fer.card import CARD, load_card_data
+from edge_fer.errors import run_script
+from edge_fer.training_state import load_state
 
 
 def main() -> int:
@@ -27,7 +30,7 @@ def main() -> int:
     args = ap.parse_args()
     needed = [args.shipped / n for n in ("model.keras", "model.card.json", "training_state.json")]
     missing = [str(f) for f in needed if not f.exists()]
-    card = json.loads(needed[1].read_text()) if needed[1].exists() else {}
+    card = load_card_data(needed[1]) if needed[1].exists() else {}
     if "averaged_from" in card:
         sys.exit(f"restore_run: {args.shipped}: is an average of runs (scripts/average_weights.py), "
                  "with no training state to resume: fine-tune from its model.keras with --weights")
@@ -35,16 +38,16 @@ def main() -> int:
         sys.exit(f"restore_run: {', '.join(missing)}: not found (ship with --keras)")
     if (args.run_dir / "model.keras").exists():
         sys.exit(f"restore_run: {args.run_dir}: already holds a model")
-    state = json.loads(needed[2].read_text())
+    state = load_state(needed[2])
+    command = CARD.fields(card, str(needed[1]), "card").text("command")
     (args.run_dir / "checkpoint").mkdir(parents=True, exist_ok=True)
     shutil.copy(needed[0], args.run_dir / "model.keras")
     shutil.copy(needed[1], args.run_dir / "model.card.json")
     shutil.copy(needed[2], args.run_dir / "checkpoint" / "state.json")
-    command = card["command"]
     print(f"{args.run_dir}: resumable after epoch {state['best_epoch']} of "
           f"{state['config']['epochs']}; go on with (--out {args.run_dir}):\n  {command} --resume")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -23,6 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from edge_fer.card import load_card_data
+from edge_fer.errors import UserInputError, run_script
+from edge_fer.jsonfile import load_json
+from edge_fer.manifest import load_manifest_data
 from edge_fer.model import is_trained_model
 from edge_fer.tta import TTA_MODES
 
@@ -96,10 +100,10 @@ def main() -> int:
     for f in (model, card, *([twin] if twin else [])):
         if not f.exists():
             sys.exit(f"ship_default: {f}: not found")
-    if json.loads(card.read_text()).get("validation") is None and twin is None:
+    if load_card_data(card).get("validation") is None and twin is None:
         sys.exit(f"ship_default: {card}: trained on every face (no validation); give "
                  "--validation-from the same recipe's run with faces held out")
-    args.twin_validation = json.loads(twin.read_text()).get("validation") if twin else None
+    args.twin_validation = load_card_data(twin).get("validation") if twin else None
     if twin and args.twin_validation is None:
         sys.exit(f"ship_default: {twin}: has no validation either (trained on every face); "
                  "give the run with faces held out")
@@ -134,7 +138,7 @@ def _ship(args: argparse.Namespace, model: Path, card: Path) -> None:
     DEST.mkdir(parents=True)
     staged = (DEST / "model.keras").relative_to(REPO)  # the manifest records this path
     _strip_optimizer(model, REPO / staged)
-    card_data = dict(json.loads(card.read_text()), tta=args.tta)
+    card_data = dict(load_card_data(card), tta=args.tta)
     if card_data.get("validation") is None:  # a refit on every face: its twin's stands in
         card_data["validation_of_twin"] = {"run": str(args.validation_from),
                                            "metrics": args.twin_validation}
@@ -158,9 +162,9 @@ def _ship(args: argparse.Namespace, model: Path, card: Path) -> None:
     # Accuracy against resolution on test, with and without the TTA: the profile's pick reads it.
     subprocess.run([sys.executable, str(REPO / "scripts" / "accuracy_table.py"),
                     str(DEST.relative_to(REPO)), "--data", str(args.test)], check=True, cwd=REPO)
-    _write_model_card(card_data, json.loads((DEST / "manifest.json").read_text()),
-                      json.loads((DEST / "test_metrics.json").read_text()),
-                      json.loads(float_test.read_text()), attempts, args)
+    _write_model_card(card_data, load_manifest_data(DEST / "manifest.json"),
+                      load_json(DEST / "test_metrics.json", "metrics", UserInputError),
+                      load_json(float_test, "metrics", UserInputError), attempts, args)
     float_test.unlink()
     float_test.with_suffix(".png").unlink()
     sizes = sum(f.stat().st_size for f in DEST.iterdir())
@@ -186,7 +190,7 @@ def _convert_first_that_passes(staged: Path, formats: list[str], tta: str) -> li
             return failures
         if done.returncode != 1:  # not a failed check: a real error
             sys.exit(f"ship_default: converting to {fmt} failed ({done.returncode})")
-        manifest = json.loads((DEST / "manifest.json").read_text())
+        manifest = load_manifest_data(DEST / "manifest.json")
         failed = [a for a in manifest["artifacts"] if a["format"] == fmt]
         for a in failed:
             v = a["verification"]
@@ -362,4 +366,4 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)
