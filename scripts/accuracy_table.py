@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edge_fer.accuracy import TABLE_SIZES
 from edge_fer.data import load_dataset
+from edge_fer.errors import run_script
 from edge_fer.evaluation import accuracy_table
 from edge_fer.manifest import Manifest
 from edge_fer.tta import TTA_MODES
@@ -58,4 +59,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)
