@@ -2,7 +2,7 @@
 
 Takes a folder made by `edge-fer convert` (its manifest.json lists the formats) or a .keras
 model, which is converted first (all formats). Each cell: warm-up calls, then the median and
-90th percentile of timed `predict` calls on a batch of real-sized uint8 face crops, under the
+90th percentile of timed calls on a batch of real-sized uint8 face crops, under the
 file's TTA as the camera loop runs it on one frame (one framing of each face and its mirror).
 
     .venv/bin/python bench/classifier.py --model MODEL_DIR_OR_KERAS [--resolutions 48,64,96]
@@ -26,22 +26,26 @@ sys.path.insert(0, str(REPO))
 from edge_fer.errors import EdgeFerError  # noqa: E402
 from edge_fer.manifest import Manifest  # noqa: E402
 from edge_fer.runtimes import load_classifier  # noqa: E402
-from edge_fer.runtimes.base import SUFFIXES, read_model_info  # noqa: E402
+from edge_fer.runtimes.base import SUFFIXES, Classifier, read_model_info  # noqa: E402
+from edge_fer.tta import framing_views, merge_framing  # noqa: E402
 
 
 def percentile_ms(times: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(times) * 1000, q))
 
 
-def time_predict(classifier: object, batch: np.ndarray, warmup: int, runs: int) -> list[float]:
-    predict = classifier.predict  # type: ignore[attr-defined]
-    framing = [0] * len(batch)  # a frame's share of the TTA: every framing costs the same
+def time_predict(classifier: Classifier, batch: np.ndarray, warmup: int, runs: int) -> list[float]:
+    tta = classifier.info.tta
+
+    def frame() -> None:  # a frame's share of the TTA (every framing costs the same)
+        merge_framing(tta, classifier.infer(framing_views(tta, batch)), len(batch))
+
     for _ in range(warmup):
-        predict(batch, framing)
+        frame()
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        predict(batch, framing)
+        frame()
         times.append(time.perf_counter() - t0)
     return times
 
@@ -91,7 +95,7 @@ def main() -> None:
                        else sorted({48, 64, native}))
         batches = [int(v) for v in args.batches.split(",")]
         threads = sorted({int(v) for v in args.threads.split(",")})
-        print(f"{len(rows)} formats; median / p90 ms per predict() after {args.warmup} warm-up "
+        print(f"{len(rows)} formats; median / p90 ms per frame batch after {args.warmup} warm-up "
               f"calls, {args.runs} timed; {os.cpu_count()} CPUs")
         print(f"{'format':14} {'px':>4} {'batch':>5} {'thr':>3} {'median':>8} {'p90':>8} "
               f"{'ms/face':>8}")

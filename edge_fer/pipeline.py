@@ -1,4 +1,5 @@
-"""One frame's analysis: detect faces, crop them, classify them in one batch, track them.
+"""One frame's analysis: detect faces, track them, crop and classify the faces due in one
+batch, and average each face's results.
 
 Kept apart from the runner's loop so it can be driven (and timed) frame by frame.
 """
@@ -13,8 +14,9 @@ import numpy as np
 from edge_fer.crop import CropConfig, prepare_faces
 from edge_fer.detectors.base import FaceDetector
 from edge_fer.runtimes.base import Classifier
+from edge_fer.schedule import FaceSchedule, ScheduleConfig
 from edge_fer.tracking import Tracker
-from edge_fer.tta import framings
+from edge_fer.tta import framing_views, merge_framing
 
 
 @dataclass(frozen=True)
@@ -37,45 +39,63 @@ class FrameResult:
 
 
 class FramePipeline:
-    """detector -> crop -> classifier (one batch per frame, the faces due) -> tracker."""
+    """detector -> tracker (ids) -> schedule (who is due, in which framing) -> crop ->
+    classifier (one plain batch a frame) -> schedule (each face's average).
+
+    `schedule` defaults to the classifier's TTA with the default pacing and smoothing; one
+    given must run the classifier's TTA."""
 
     def __init__(self, detector: FaceDetector, classifier: Classifier, tracker: Tracker,
-                 crop: CropConfig | None = None) -> None:
+                 crop: CropConfig | None = None, schedule: FaceSchedule | None = None) -> None:
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
         self.crop = crop or CropConfig(shift=detector.crop_shift, align=detector.align)
+        self.schedule = schedule or FaceSchedule(ScheduleConfig(tta=classifier.info.tta))
+        if self.schedule.config.tta != classifier.info.tta:
+            raise ValueError(f"the schedule spreads tta {self.schedule.config.tta}, the "
+                             f"classifier runs tta {classifier.info.tta}")
         self.class_names = classifier.info.class_names
-        # A TTA's framings are spread over a face's frames, one a frame (edge_fer.tta): a
-        # frame costs flip's two images a face, and the tracker averages the last `_window`.
-        self._window = framings(classifier.info.tta)
+
+    def reset(self) -> None:
+        """Forget every face (after a camera outage the old boxes mean nothing)."""
+        self.tracker.reset()
+        self.schedule.reset()
 
     def warm_up(self, frame_size: tuple[int, int] = (640, 480)) -> None:
-        """Run each stage once on blank input: the first call of a runtime (graph tracing,
-        memory planning) can take seconds, which belongs before READY, not in the first frame."""
+        """Run each stage once on blank input, the classifier on the batches a frame sends for
+        one face and for two: a runtime's first call of a size (graph tracing, OpenVINO's
+        compilation of its dynamic request) can take seconds, which belongs before READY, not
+        in the first frame."""
         w, h = frame_size
         self.detector.detect(np.zeros((h, w, 3), np.uint8))
         r = self.classifier.resolution
-        self.classifier.predict(np.zeros((1, r, r), np.uint8))
+        for n in (1, 2):
+            self._classify(np.zeros((n, r, r), np.uint8), [0] * n)
+
+    def _classify(self, faces: np.ndarray, framing: list[int]) -> np.ndarray:
+        """(N, r, r) faces, each in its framing -> (N, K): one plain batch for the runtime."""
+        tta = self.schedule.config.tta
+        views = framing_views(tta, faces, framing)
+        return merge_framing(tta, self.classifier.infer(views), len(faces))
 
     def analyze(self, image: np.ndarray) -> FrameResult:
         t0 = time.perf_counter()
         detections = self.detector.detect(image)
         t1 = time.perf_counter()
         boxes = [d.box for d in detections]
-        plan = self.tracker.schedule(boxes)  # per face: None, or its classifications so far
-        todo = [d for d, n in zip(detections, plan) if n is not None]
+        ids = self.tracker.assign(boxes)
+        self.schedule.retain(self.tracker.ids)
+        plan = self.schedule.plan(ids)  # per face: its framing this frame, or None (not due)
+        todo = [d for d, k in zip(detections, plan) if k is not None]
         batch = prepare_faces(image, todo, self.classifier.resolution, self.crop,
                               self.classifier.info.preprocessing)
         t2 = time.perf_counter()
-        framing = [n for n in plan if n is not None]  # the n-th classification: framing n
-        rows = iter(self.classifier.predict(batch, framing) if todo else ())
+        rows = iter(self._classify(batch, [k for k in plan if k is not None]) if todo else ())
         t3 = time.perf_counter()
-        tracked = self.tracker.update(boxes, [None if n is None else next(rows) for n in plan],
-                                      self._window)
+        probs = self.schedule.record(ids, [None if k is None else next(rows) for k in plan])
         faces = []
-        for t in tracked:
-            best = int(np.argmax(t.probs))
-            faces.append(Face(t.track_id, t.box, t.probs, self.class_names[best],
-                              float(t.probs[best])))
+        for track_id, box, p in zip(ids, boxes, probs):
+            best = int(np.argmax(p))
+            faces.append(Face(track_id, box, p, self.class_names[best], float(p[best])))
         return FrameResult(faces, (t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000)

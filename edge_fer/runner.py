@@ -321,7 +321,7 @@ class Runner:
             self._stats.reconnects += 1
             if self.observer is not None:
                 self.observer.reconnected()
-            self.pipeline.tracker.reset()
+            self.pipeline.reset()
         self._outage_since = None
         self._backoff = self.config.backoff_initial
         self._reader = reader_for(source, self._counter)

@@ -1,57 +1,34 @@
-"""Face tracks across frames: IoU association gives each face a stable id, and an exponential
-moving average over a track's probabilities keeps the label from flickering frame to frame.
+"""Face tracks across frames: IoU association gives each face a stable id, once a frame.
 
-A track also counts its classifications and keeps its last few, so the camera loop can spread
-a TTA's framings over frames (edge_fer.tta) and average them back per face.
+What a face's id is used for (when to classify it, in which TTA framing, how its probabilities
+are averaged) belongs to edge_fer.schedule.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
 class TrackingConfig:
-    """`alpha` is the newest frame's weight in the average; `smoothing=False` (or alpha 1)
-    reports each frame's own probabilities. A track lives `max_missed` frames without a face."""
+    """A box continues the track it overlaps best by at least `iou_threshold`; a track lives
+    `max_missed` frames without a face."""
 
     iou_threshold: float = 0.3
     max_missed: int = 5
-    smoothing: bool = True
-    alpha: float = 0.5
-    # A face seen again is classified every `classify_every` frames; in between its track's
-    # probabilities stand (a new face is always classified at once).
-    classify_every: int = 1
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.alpha <= 1.0:
-            raise ValueError(f"smoothing alpha must be in (0, 1], got {self.alpha}")
         if not 0.0 < self.iou_threshold < 1.0:
             raise ValueError(f"IoU threshold must be in (0, 1), got {self.iou_threshold}")
-        if self.classify_every < 1:
-            raise ValueError(f"classify_every must be >= 1, got {self.classify_every}")
-
-
-@dataclass(frozen=True)
-class TrackedFace:
-    track_id: int
-    box: Box
-    probs: np.ndarray  # smoothed (or raw, with smoothing off)
 
 
 @dataclass
 class _Track:
     track_id: int
     box: Box
-    probs: np.ndarray
-    recent: list[np.ndarray]  # its last classifications, newest last (see update's window)
     missed: int = 0
-    since_classified: int = 0  # frames since its probabilities last took a classification
-    classified: int = 1  # classifications so far (a track is born classified)
 
 
 def iou(a: Box, b: Box) -> float:
@@ -90,56 +67,32 @@ class Tracker:
             matched[bi] = self._tracks[ti]
         return matched
 
-    def schedule(self, boxes: list[Box]) -> list[int | None]:
-        """For each of this frame's faces: None if it is not to be classified now, else how
-        many classifications its track has had (0: a new face). Due are new faces and known
-        ones whose last classification is `classify_every` frames old (all of them at 1)."""
-        every = self.config.classify_every
-        return [0 if t is None else t.classified if t.since_classified + 1 >= every else None
-                for t in self._match(boxes)]
-
-    def update(self, boxes: list[Box], probs: np.ndarray | list[np.ndarray | None],
-               window: int = 1) -> list[TrackedFace]:
-        """This frame's faces (boxes and raw (N, K) probabilities), in the same order, with ids.
-
-        A row may be None for a known face left unclassified this frame (see `schedule`): its
-        track keeps its probabilities. A track's new probabilities are the mean of its last
-        `window` rows (1: this row alone), then smoothed."""
-        if window < 1:
-            raise ValueError(f"window must be >= 1, got {window}")
-        if len(boxes) != len(probs):
-            raise ValueError(f"{len(boxes)} boxes but {len(probs)} probability rows")
-        matched = self._match(boxes)
-        cfg = self.config
-        alpha = cfg.alpha if cfg.smoothing else 1.0
-        out = []
+    def assign(self, boxes: list[Box]) -> list[int]:
+        """This frame's faces' track ids, in the order of `boxes` (a new id for a face not seen
+        before); tracks without a face for more than `max_missed` frames end. Call once a
+        frame: each call is a frame."""
+        ids = []
         seen: set[int] = set()
-        for box, track, row in zip(boxes, matched, probs):
+        for box, track in zip(boxes, self._match(boxes)):
             if track is None:
-                if row is None:
-                    raise ValueError(f"a new face at {box} needs its probabilities")
-                raw = np.asarray(row, dtype=np.float32).copy()
-                track = _Track(self._next_id, box, raw.copy(), [raw])
+                track = _Track(self._next_id, box)
                 self._next_id += 1
                 self._tracks.append(track)
             else:
                 track.box = box
                 track.missed = 0
-                if row is None:
-                    track.since_classified += 1
-                else:
-                    track.recent = [*track.recent, np.asarray(row, dtype=np.float32)][-window:]
-                    raw = np.mean(track.recent, axis=0, dtype=np.float32)
-                    track.probs = alpha * raw + (1.0 - alpha) * track.probs
-                    track.since_classified = 0
-                    track.classified += 1
             seen.add(track.track_id)
-            out.append(TrackedFace(track.track_id, box, track.probs.copy()))
+            ids.append(track.track_id)
         for track in self._tracks:
             if track.track_id not in seen:
                 track.missed += 1
-        self._tracks = [t for t in self._tracks if t.missed <= cfg.max_missed]
-        return out
+        self._tracks = [t for t in self._tracks if t.missed <= self.config.max_missed]
+        return ids
+
+    @property
+    def ids(self) -> frozenset[int]:
+        """The ids of the live tracks (seen within the last `max_missed` frames)."""
+        return frozenset(t.track_id for t in self._tracks)
 
     @property
     def active(self) -> int:

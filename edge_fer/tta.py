@@ -25,11 +25,8 @@ if TYPE_CHECKING:  # numpy and cv2 load where views are made: the CLI's option l
 # carry most of crops' gain on validation, at 3/7 of its cost when run at once (docs/tta.md).
 TTA_MODES = ("none", "flip", "zooms", "crops")
 
-# The camera loop spreads a mode's framings over a tracked face's frames: each frame classifies
-# one framing of each face (and its mirror), cycling through them, and the tracker averages a
-# face's last `framings(tta)` results. A frame then costs flip's two images a face whatever the
-# mode; a face held still for that many frames gets exactly the mode's all-at-once result
-# (what `edge-fer evaluate` scores), and its first frame exactly flip's.
+# The camera loop spreads a mode's framings over a tracked face's frames (edge_fer.schedule):
+# a frame then costs flip's two images a face whatever the mode.
 
 # (zoom, shift x, shift y) as fractions of the side: the views besides the face itself.
 _CROPS = ((1.1, 0.0, 0.0), (0.9, 0.0, 0.0), (1.0, 0.0625, 0.0), (1.0, -0.0625, 0.0),
@@ -80,10 +77,15 @@ def tta_views(tta: str, faces: np.ndarray) -> np.ndarray:
     return np.concatenate(views)  # a new, C-contiguous array
 
 
-def framing_views(tta: str, faces: np.ndarray, framing: Sequence[int]) -> np.ndarray:
+def framing_views(tta: str, faces: np.ndarray, framing: Sequence[int] | None = None,
+                  ) -> np.ndarray:
     """(N, r, r) faces -> (images_per_frame*N, r, r): face i in its framing `framing[i]`
-    (0: as given; modulo framings(tta)) at row i, and its mirror at row N + i under any TTA."""
+    (0: as given, the default for every face; modulo framings(tta)) at row i, and its mirror
+    at row N + i under any TTA. One frame's batch; `merge_framing` turns its results back
+    into one row a face."""
     mode = parse_tta(tta)
+    if framing is None:
+        framing = [0] * len(faces)
     if len(framing) != len(faces):
         raise ValueError(f"{len(faces)} faces but {len(framing)} framings")
     if mode == "none":
@@ -97,6 +99,14 @@ def framing_views(tta: str, faces: np.ndarray, framing: Sequence[int]) -> np.nda
     return np.concatenate([views, views[:, :, ::-1]])
 
 
+def merge_framing(tta: str, probs: np.ndarray, n: int) -> np.ndarray:
+    """The (images_per_frame*N, K) results of a `framing_views` batch -> (N, K): a face's
+    probabilities in its framing (the mean with its mirror's under any TTA)."""
+    if parse_tta(tta) == "none":
+        return probs
+    return _mean_over_views(probs, n)
+
+
 def apply_tta(tta: str, predict: Callable[[np.ndarray], np.ndarray],
               faces: np.ndarray) -> np.ndarray:
     """(N, r, r) faces -> (N, K) float32 probabilities under `tta`, with ONE call of `predict`.
@@ -107,16 +117,6 @@ def apply_tta(tta: str, predict: Callable[[np.ndarray], np.ndarray],
     if parse_tta(tta) == "none":
         return predict(faces)
     return _mean_over_views(predict(tta_views(tta, faces)), len(faces))
-
-
-def apply_tta_framing(tta: str, predict: Callable[[np.ndarray], np.ndarray],
-                      faces: np.ndarray, framing: Sequence[int]) -> np.ndarray:
-    """(N, r, r) faces -> (N, K): each face's probabilities in its one framing (with its
-    mirror under any TTA), with one call of `predict`: a frame's share of the mode's work."""
-    views = framing_views(tta, faces, framing)
-    if parse_tta(tta) == "none":
-        return predict(views)
-    return _mean_over_views(predict(views), len(faces))
 
 
 def _mean_over_views(probs: np.ndarray, n: int) -> np.ndarray:

@@ -25,10 +25,12 @@ from edge_fer.errors import RuntimeFailure
 from edge_fer.pipeline import FramePipeline
 from edge_fer.runner import RunConfig, Runner
 from edge_fer.runtimes import Classifier, load_classifier
+from edge_fer.schedule import FaceSchedule, ScheduleConfig
 from edge_fer.sinks import open_log
 from edge_fer.sources import open_source
 from edge_fer.sources.base import FrameSource, SourceError
-from edge_fer.tracking import Tracker, TrackingConfig, iou
+from edge_fer.tracking import Tracker, iou
+from edge_fer.tta import framing_views, merge_framing
 
 MARGIN = 0.05  # the CLI default, used again to rebuild crops from the logged boxes
 RUN_CROP = CropConfig(margin=MARGIN, shift=HaarDetector.crop_shift)  # `run`'s, with haar
@@ -265,7 +267,8 @@ def test_zooms_are_spread_over_a_tracked_faces_frames_and_averaged_back(
             batch = prepare_faces(frames[r["frame"]], [Detection(tuple(r["box"]))],
                                   zooms.resolution, RUN_CROP, zooms.info.preprocessing)
             history = seen.setdefault(r["track_id"], [])
-            history.append(zooms.predict(batch, [len(history)])[0])  # its n-th: framing n
+            views = framing_views("zooms", batch, [len(history)])  # its n-th: framing n
+            history.append(merge_framing("zooms", zooms.infer(views), 1)[0])
             logged = [r["probs"][n] for n in names]
             np.testing.assert_allclose(logged, np.mean(history[-3:], axis=0), atol=2e-4)
     assert max(len(h) for h in seen.values()) >= 3, faces  # some mean covers all 3 framings
@@ -464,10 +467,15 @@ class _FlakyCamera(FrameSource):
         self.inner.close()
 
 
+def _pipeline(detector: FaceDetector, classifier: Classifier) -> FramePipeline:
+    """`run`'s pipeline with smoothing off."""
+    return FramePipeline(detector, classifier, Tracker(), CropConfig(MARGIN),
+                         FaceSchedule(ScheduleConfig(tta=classifier.info.tta, smoothing=False)))
+
+
 def _runner(clip: Path, plan: _Plan, classifier: Classifier, log: Path,
             give_up_after: float = 30.0, stop: threading.Event | None = None) -> Runner:
-    pipeline = FramePipeline(load_detector("haar"), classifier,
-                             Tracker(TrackingConfig(smoothing=False)), CropConfig(MARGIN))
+    pipeline = _pipeline(load_detector("haar"), classifier)
     config = RunConfig(give_up_after=give_up_after, backoff_initial=0.01, backoff_max=0.05)
     return Runner(lambda: _FlakyCamera(clip, plan), pipeline, open_log(str(log)), config,
                   stop=stop)
@@ -503,8 +511,7 @@ def test_a_live_camera_drops_stale_frames_counts_them_and_reconnects(
     path, truth = clip
     plan = _Plan(fail_reads={4})
     log = tmp_path / "out.jsonl"
-    pipeline = FramePipeline(load_detector("haar"), classifier,
-                             Tracker(TrackingConfig(smoothing=False)), CropConfig(MARGIN))
+    pipeline = _pipeline(load_detector("haar"), classifier)
     config = RunConfig(backoff_initial=0.01, backoff_max=0.05)
     with Runner(lambda: _LiveFlakyCamera(path, plan), pipeline, open_log(str(log)),
                 config) as runner:
@@ -566,8 +573,7 @@ def test_the_stop_event_ends_the_loop_after_the_current_frame(
         tmp_path: Path) -> None:
     stop = threading.Event()
     log = tmp_path / "out.jsonl"
-    pipeline = FramePipeline(_StopDuringFrame(1 + 3, stop), classifier,
-                             Tracker(TrackingConfig(smoothing=False)), CropConfig(MARGIN))
+    pipeline = _pipeline(_StopDuringFrame(1 + 3, stop), classifier)
     with Runner(lambda: _FlakyCamera(clip[0], _Plan()), pipeline, open_log(str(log)),
                 RunConfig(), stop=stop) as runner:
         runner.run()

@@ -14,10 +14,10 @@ import pytest
 from edge_fer.data import load_dataset
 from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.preprocess import prepare_batch
-from edge_fer.runtimes import load_classifier
+from edge_fer.runtimes import Classifier, load_classifier
 from edge_fer.runtimes.base import ModelInfo
 from edge_fer.runtimes.tflite_runtime import dequantize, quantize
-from edge_fer.tta import framing_views, framings, tta_views
+from edge_fer.tta import framing_views, framings, merge_framing, tta_views
 
 pytestmark = pytest.mark.slow
 
@@ -282,6 +282,12 @@ def test_a_framing_is_one_reframing_of_each_face_and_its_mirror(faces48: np.ndar
         framing_views("zooms", faces, [0, 1])
 
 
+def _frame(classifier: Classifier, faces: np.ndarray, framing: list[int]) -> np.ndarray:
+    """What the camera loop gets for `faces` in one frame: one plain batch, merged back."""
+    tta = classifier.info.tta
+    return merge_framing(tta, classifier.infer(framing_views(tta, faces, framing)), len(faces))
+
+
 @pytest.mark.parametrize("name", ["model_int8.tflite", "model_fp32.xml"])
 @pytest.mark.parametrize("tta", ["flip", "zooms", "crops"])
 def test_a_modes_framings_one_at_a_time_average_to_the_mode_at_once(
@@ -290,8 +296,8 @@ def test_a_modes_framings_one_at_a_time_average_to_the_mode_at_once(
     faces = prepare_batch(faces48[:3], 32)
     with load_classifier(converted / name, tta=tta) as classifier:
         at_once = classifier.predict(faces)
-        each = [classifier.predict(faces, [k, k, k]) for k in range(framings(tta))]
-        single = classifier.predict(faces[1:2], [0])[0]  # one face: its framing and mirror
+        each = [_frame(classifier, faces, [k, k, k]) for k in range(framings(tta))]
+        single = _frame(classifier, faces[1:2], [0])[0]  # one face: its framing and mirror
     np.testing.assert_allclose(np.mean(each, axis=0), at_once, atol=1e-5)
     with load_classifier(converted / name, tta="flip") as flip:
         np.testing.assert_allclose(each[0], flip.predict(faces), atol=1e-5)  # framing 0 = flip
@@ -322,8 +328,33 @@ def test_openvino_compiles_once_for_single_faces_under_flip(converted: Path,
     compiled.clear()
     with load_classifier(converted / "model_fp32.xml", tta="zooms") as zooms:
         for k in range(3):  # the camera loop's frames: one framing of the face and its mirror
-            zooms.predict(face, [k])
+            _frame(zooms, face, [k])
     assert compiled == ["[2,32,32,3]"], compiled
+
+
+def test_the_caller_chooses_openvinos_static_batch(converted: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`batch` (or `set_batch`) says which batch gets the static request; a change recompiles
+    it once, the same batch again nothing, and a plain batch of that size runs on it."""
+    import openvino as ov
+
+    compiled: list[str] = []
+    original = ov.Core.compile_model
+
+    def counting(self: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(str(model.inputs[0].get_partial_shape()))
+        return original(self, model, *args, **kwargs)
+
+    monkeypatch.setattr(ov.Core, "compile_model", counting)
+    faces = np.full((4, 32, 32), 128, np.uint8)
+    with load_classifier(converted / "model_fp32.xml", tta="zooms", batch=4) as zooms:
+        assert zooms.batch == 4 and compiled == ["[4,32,32,3]"], compiled
+        four = zooms.infer(faces)
+        zooms.set_batch(2)
+        zooms.set_batch(2)
+        assert zooms.batch == 2 and compiled == ["[4,32,32,3]", "[2,32,32,3]"], compiled
+        np.testing.assert_allclose(zooms.infer(faces[:2]), four[:2], atol=1e-5)
+        assert compiled[-1] == "[2,32,32,3]"  # two images: the static request, nothing new
 
 
 def test_tta_override_applies_to_a_manifests_preferred_export(converted: Path) -> None:

@@ -146,13 +146,14 @@ def command(source: str, detector: str, detector_model: str | None, model: str |
     from edge_fer.hardware import usable_cores
     from edge_fer.pipeline import FramePipeline
     from edge_fer.runner import RunConfig, Runner
+    from edge_fer.schedule import FaceSchedule, ScheduleConfig
     from edge_fer.sdnotify import Notifier
     from edge_fer.signals import install_signal_handlers
     from edge_fer.sinks import open_log
     from edge_fer.sinks.snapshots import SnapshotWriter
     from edge_fer.sources import open_source
     from edge_fer.sources.base import redact
-    from edge_fer.tracking import Tracker, TrackingConfig
+    from edge_fer.tracking import Tracker
 
     if model and manifest:
         raise click.UsageError("give --model or --manifest, not both")
@@ -186,15 +187,16 @@ def command(source: str, detector: str, detector_model: str | None, model: str |
             load_detector(detector, DetectorConfig(min_face=min_face, detect_width=detect_width,
                                                    full_frame_every=full_detect_every,
                                                    model_path=detector_model)))
-        pipeline = FramePipeline(face_detector, classifier,
-                                 Tracker(TrackingConfig(smoothing=smoothing,
-                                                        alpha=smoothing_alpha,
-                                                        classify_every=classify_every)),
+        schedule = ScheduleConfig(tta=classifier.info.tta, classify_every=classify_every,
+                                  smoothing=smoothing, alpha=smoothing_alpha)
+        classifier.set_batch(schedule.images_per_face)  # one face: OpenVINO's static batch
+        pipeline = FramePipeline(face_detector, classifier, Tracker(),
                                  CropConfig(margin=margin,
                                             shift=face_detector.crop_shift if crop_shift is None
                                             else crop_shift,
                                             align=face_detector.align if align is None
-                                            else align))
+                                            else align),
+                                 FaceSchedule(schedule))
         notifier = stack.enter_context(closing(Notifier()))
         config = RunConfig(max_fps=max_fps, duration=duration, loop=loop,
                            give_up_after=give_up_after, summary_interval=summary_interval)

@@ -23,7 +23,7 @@ from edge_fer.card import ModelCard, card_path_for
 from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.manifest import Manifest, check_listed, info_from_manifest
 from edge_fer.model_info import ModelInfo
-from edge_fer.tta import apply_tta, apply_tta_framing, parse_tta
+from edge_fer.tta import apply_tta, framing_views, images_per_frame, merge_framing, parse_tta
 
 __all__ = ["RUNTIMES", "SUFFIXES", "Classifier", "ModelInfo", "load_classifier", "read_model_info",
            "runtime_for_path"]
@@ -34,8 +34,11 @@ class Classifier(ABC):
 
     key: str = ""
 
-    def __init__(self, info: ModelInfo) -> None:
+    def __init__(self, info: ModelInfo, batch: int = 1) -> None:
         self.info = info
+        # The images a call usually carries: a static-batch runtime (OpenVINO) compiles for it
+        # and runs any other size through a dynamic request; the others run any size alike.
+        self.batch = batch
         self.path: Path | None = None  # the file it was loaded from (set by load_classifier)
         self._resolution = 0
         self._fixed: int | None = None  # the one input size of a file exported for one size
@@ -62,23 +65,43 @@ class Classifier(ABC):
     def _predict(self, faces: np.ndarray) -> np.ndarray:
         """Backend inference on a validated (N, r, r) uint8 batch."""
 
-    def predict(self, faces: np.ndarray, framing: Sequence[int] | None = None) -> np.ndarray:
-        """(N, r, r) uint8 gray faces at `self.resolution` -> (N, K) float32 probabilities.
+    def set_batch(self, images: int) -> None:
+        """Make `images` the batch this model is readied for (see `batch`)."""
+        if images < 1:
+            raise ValueError(f"a batch needs at least one image, got {images}")
+        self.batch = images
 
-        Under TTA the backend sees all views of the N faces (2N under flip: the faces, then
-        their mirrors) in one call, so whoever times `predict` times the TTA too. With
-        `framing` (one index a face), each face runs only that framing of the TTA and its
-        mirror: the camera loop's share for one frame (edge_fer.tta, framing_views).
-        """
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """(N, r, r) uint8 gray images at `self.resolution` -> (N, K) float32 probabilities,
+        one row an image, without any TTA: the caller chose the images (edge_fer.schedule)."""
+        if not self._check(batch):
+            return np.zeros((0, len(self.info.class_names)), np.float32)
+        return self._predict(batch)
+
+    def _check(self, faces: np.ndarray) -> bool:
+        """Raise ValueError for a batch of the wrong shape or type; False when it is empty."""
         if faces.ndim != 3 or faces.shape[1:] != (self.resolution, self.resolution):
             raise ValueError(f"expected faces of shape (N, {self.resolution}, {self.resolution}), "
                              f"got {faces.shape}")
         if faces.dtype != np.uint8:
             raise ValueError(f"expected uint8 faces, got {faces.dtype}")
-        if faces.shape[0] == 0:
+        return faces.shape[0] > 0
+
+    def predict(self, faces: np.ndarray, framing: Sequence[int] | None = None) -> np.ndarray:
+        """(N, r, r) uint8 gray faces at `self.resolution` -> (N, K) float32 probabilities
+        under the model's TTA.
+
+        The backend sees all views of the N faces (2N under flip: the faces, then their
+        mirrors) in one call, so whoever times `predict` times the TTA too. With `framing`
+        (one index a face), each face runs only that framing and its mirror: one frame's share
+        (`infer(framing_views(...))`, merged back).
+        """
+        if not self._check(faces):
             return np.zeros((0, len(self.info.class_names)), np.float32)
         if framing is not None:
-            return apply_tta_framing(self.info.tta, self._predict, faces, framing)
+            tta = self.info.tta
+            return merge_framing(tta, self._predict(framing_views(tta, faces, framing)),
+                                 len(faces))
         return apply_tta(self.info.tta, self._predict, faces)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most runtimes need nothing
@@ -126,12 +149,16 @@ def read_model_info(path: str | Path) -> ModelInfo:
 
 
 def load_classifier(path: str | Path, runtime: str | None = None, threads: int | None = None,
-                    resolution: int | None = None, tta: str | None = None) -> Classifier:
+                    resolution: int | None = None, tta: str | None = None,
+                    batch: int | None = None) -> Classifier:
     """Open a model file with the runtime chosen by key (or by the file's suffix).
 
     A `manifest.json` from `edge-fer convert`, or its folder, opens the export it prefers
     among those whose runtime is installed here. `tta` overrides the model's own test-time
-    augmentation (None keeps it): for measuring, and for devices too slow for it.
+    augmentation (None keeps it): for measuring, and for devices too slow for it. `batch` is
+    the images a call will usually carry (`Classifier.batch`); None: one face's images a
+    frame under the model's TTA (`tta.images_per_frame`: what the camera loop sends for a
+    single face, ScheduleConfig.images_per_face).
     """
     p = Path(path)
     if tta is not None:
@@ -143,14 +170,15 @@ def load_classifier(path: str | Path, runtime: str | None = None, threads: int |
         raise ModelError(f"{p}: no such model file")
     if p.is_dir() or p.name == "manifest.json":
         return _load_from_manifest(p / "manifest.json" if p.is_dir() else p, runtime, threads,
-                                   resolution, tta)
+                                   resolution, tta, batch)
     key = runtime or runtime_for_path(p)
     cls = RUNTIMES.load(key)
     info = read_model_info(p)
-    # Given to the constructor, not set afterwards: a runtime may size its buffers for the
-    # images one face becomes (OpenVINO's static batch).
-    classifier: Classifier = cls(p, info if tta is None else replace(info, tta=tta),
-                                 threads=threads)
+    if tta is not None:
+        info = replace(info, tta=tta)
+    # Given to the constructor, not set afterwards: OpenVINO compiles for it when it loads.
+    classifier: Classifier = cls(p, info, threads=threads,
+                                 batch=images_per_frame(info.tta) if batch is None else batch)
     classifier.path = p
     if classifier._fixed is not None and classifier._fixed != classifier.info.resolution:
         raise ModelError(f"{p}: the model's input is {classifier._fixed} px but its metadata "
@@ -161,7 +189,8 @@ def load_classifier(path: str | Path, runtime: str | None = None, threads: int |
 
 
 def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
-                        resolution: int | None, tta: str | None) -> Classifier:
+                        resolution: int | None, tta: str | None, batch: int | None,
+                        ) -> Classifier:
     """The first of the manifest's preferred exports whose runtime is installed here."""
     candidates = Manifest.load(path).preferred(runtime)
     if not candidates:
@@ -170,8 +199,7 @@ def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
     for artifact in candidates:
         try:
             return load_classifier(validate.inside(path.parent, artifact.file, str(path)),
-                                   artifact.runtime, threads,
-                                   resolution, tta)
+                                   artifact.runtime, threads, resolution, tta, batch)
         except MissingDependencyError as e:
             missing.append(e)
     installs = " or ".join(dict.fromkeys(f"pip install 'edge-fer[{e.extra}]'" for e in missing))

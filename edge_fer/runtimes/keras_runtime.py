@@ -53,8 +53,8 @@ class KerasClassifier(Classifier):
     key = "keras"
 
     def __init__(self, path: Path, info: ModelInfo, threads: int | None = None,
-                 batch_size: int = 256) -> None:
-        super().__init__(info)
+                 batch_size: int = 256, batch: int = 1) -> None:
+        super().__init__(info, batch)
         tf = import_tensorflow()
         if threads:
             try:

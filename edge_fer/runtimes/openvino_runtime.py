@@ -20,7 +20,6 @@ import numpy as np
 
 from edge_fer.errors import MissingDependencyError, ModelError
 from edge_fer.runtimes.base import Classifier, ModelInfo
-from edge_fer.tta import images_per_frame
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +41,8 @@ class OpenVINOClassifier(Classifier):
     key = "openvino"
 
     def __init__(self, path: Path, info: ModelInfo, threads: int | None = None,
-                 device: str = "CPU") -> None:
-        super().__init__(info)
+                 device: str = "CPU", batch: int = 1) -> None:
+        super().__init__(info, batch)
         ov = import_openvino()
         self._ov = ov
         self._path = Path(path)
@@ -94,9 +93,7 @@ class OpenVINOClassifier(Classifier):
             raise ModelError(f"{path}: unsupported input type "
                              f"{self._model.inputs[0].get_element_type()} (expected f32 or u8)")
         self._dequantize = _output_dequantization(self._model, str(path))
-        # One face of the camera loop is one image, or two under TTA (a framing and its mirror,
-        # edge_fer.tta): that batch gets the static request, any other size the dynamic one.
-        self._static_batch = images_per_frame(info.tta)
+        # `batch` (the caller's) gets the static request, any other size the dynamic one.
         self._static: Any = None
         self._batched: Any = None
         self.set_resolution(int(self._fixed or info.resolution))
@@ -104,15 +101,21 @@ class OpenVINOClassifier(Classifier):
     def _resize_input(self, resolution: int) -> None:
         if resolution == self._resolution and self._static is not None:
             return
-        self._static = self._compile(self._static_batch, resolution)
+        self._static = self._compile(self.batch, resolution)
         self._batched = None  # compiled on the first batch of another size
+
+    def set_batch(self, images: int) -> None:
+        changed = images != self.batch
+        super().set_batch(images)
+        if changed and self._static is not None:
+            self._static = self._compile(images, self._resolution)
 
     def _compile(self, batch: int, resolution: int) -> Any:
         """An infer request for (batch, r, r, 3); batch -1 = dynamic.
 
         Why two: a static batch of 1 runs a single face about a third faster on the CPU
-        plugin than a dynamic batch, and single faces are what the camera loop sends (as a
-        static batch of its TTA views for the frame: 2, a framing of the face and its mirror).
+        plugin than a dynamic batch, and single faces are what the camera loop sends (2
+        images under TTA: a framing of the face and its mirror; edge_fer.schedule).
         """
         try:
             self._model.reshape({self._model.inputs[0]: self._ov.PartialShape(
@@ -125,7 +128,7 @@ class OpenVINOClassifier(Classifier):
 
     def _predict(self, faces: np.ndarray) -> np.ndarray:
         x = np.repeat(faces[..., None], 3, axis=-1).astype(self._in_dtype)
-        if len(faces) == self._static_batch:
+        if len(faces) == self.batch:
             request = self._static
         else:
             if self._batched is None:

@@ -69,8 +69,9 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 class TFLiteClassifier(Classifier):
     key = "tflite"
 
-    def __init__(self, path: Path, info: ModelInfo, threads: int | None = None) -> None:
-        super().__init__(info)
+    def __init__(self, path: Path, info: ModelInfo, threads: int | None = None,
+                 batch: int = 1) -> None:
+        super().__init__(info, batch)
         interpreter_cls = import_interpreter()
         self._path = Path(path)
         try:
