@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
+if TYPE_CHECKING:  # numpy and cv2 load where faces are augmented: `train --help` lists PRESETS
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ def _affine(rng: np.random.Generator, n: int, aug: Augmentation, side: int) -> n
     A = R(theta) @ Shear(shear) @ diag(zx, zy) about the centre, then a shift; a flip mirrors
     the output column.
     """
+    import numpy as np
+
     def uniform(lo: float, hi: float) -> np.ndarray:
         return rng.uniform(lo, hi, n)
 
@@ -72,6 +74,9 @@ def augment_faces(faces: np.ndarray, aug: Augmentation | None, size: int,
                   rng: np.random.Generator) -> np.ndarray:
     """(B, s, s) uint8 faces -> (B, size, size) float32 0..255, each with its own random affine
     transform (border pixels repeated) and resized in the same bilinear warp."""
+    import cv2
+    import numpy as np
+
     b, side = faces.shape[0], faces.shape[1]
     m = _affine(rng, b, aug, side) if aug is not None else np.tile(
         np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (b, 1, 1))
@@ -96,6 +101,8 @@ def erase_batch(images: np.ndarray, probability: float, rng: np.random.Generator
     keeps the network from leaning on one region (Zhong et al. 2017). The rectangle covers
     2-25% of the image with an aspect ratio of 0.3-3.3; the noise is uniform over 0-255.
     """
+    import numpy as np
+
     out = images.copy()
     b, h, w = images.shape
     area = rng.uniform(0.02, 0.25, b) * h * w
@@ -123,6 +130,8 @@ def mixup_batch(images: np.ndarray, targets: np.ndarray, weights: np.ndarray, al
     long run shows as training accuracy pulling away from validation. Each image takes
     lam ~ Beta(alpha, alpha), folded to >= 0.5 so that it stays mostly itself.
     """
+    import numpy as np
+
     b = images.shape[0]
     lam = rng.beta(alpha, alpha, b)
     lam = np.maximum(lam, 1.0 - lam).astype(np.float32)
