@@ -10,7 +10,9 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack, closing
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +23,13 @@ from edge_fer.commands.params import MAX_THREADS, Finite, seconds
 from edge_fer.options import detector_option, parse_size, runtime_option, tta_option
 
 if TYPE_CHECKING:
+    from edge_fer.pipeline import FramePipeline
+    from edge_fer.runner import Runner
     from edge_fer.runtimes.base import Classifier
+    from edge_fer.sinks.base import RecordSink
+    from edge_fer.sinks.snapshots import SnapshotWriter
+    from edge_fer.sources.base import FrameSource
+    from edge_fer.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -124,16 +132,7 @@ def _env(name: str) -> str:
               envvar=_env("SNAPSHOT_INTERVAL"), show_envvar=True,
               type=seconds(zero=True), help="Seconds between snapshots.")
 @fleet_options
-def command(source: str, detector: str, detector_model: str | None, model: str | None,
-            manifest: str | None,
-            runtime: str | None, threads: int | None, tta: str, profile_file: str | None,
-            log_target: str, log_max_mb: float, log_backups: int, max_fps: float | None,
-            duration: float | None, loop: bool, give_up_after: float, summary_interval: float,
-            camera_size: str, min_face: int, detect_width: int, full_detect_every: int,
-            opencv_threads: int, classify_every: int, margin: float, crop_shift: float | None,
-            align: bool | None, smoothing: bool,
-            smoothing_alpha: float, snapshot_dir: str | None, snapshot_interval: float,
-            **fleet: Any) -> None:
+def command(**options: Any) -> None:
     """Detect faces in a camera feed or video and log their emotions, until stopped.
 
     Exits 0 when stopped (SIGTERM, SIGINT), when --duration is over or when a video file
@@ -141,77 +140,167 @@ def command(source: str, detector: str, detector_model: str | None, model: str |
     --give-up-after or the log cannot be written.
     With --mqtt, records also go to a broker (docs/fleet.md).
     """
-    from edge_fer.crop import CropConfig
-    from edge_fer.detectors import DetectorConfig, load_detector
+    run_camera(RunSettings.from_options(options))
+    _end_process_if_entry_point()
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What `edge-fer run` was asked for: its options by name (their help says what each
+    means), the fleet's grouped."""
+
+    source: str
+    detector: str
+    detector_model: str | None
+    model: str | None
+    manifest: str | None
+    runtime: str | None
+    threads: int | None
+    tta: str
+    profile_file: str | None
+    log_target: str
+    log_max_mb: float
+    log_backups: int
+    max_fps: float | None
+    duration: float | None
+    loop: bool
+    give_up_after: float
+    summary_interval: float
+    camera_size: str
+    min_face: int
+    detect_width: int
+    full_detect_every: int
+    opencv_threads: int
+    classify_every: int
+    margin: float
+    crop_shift: float | None
+    align: bool | None
+    smoothing: bool
+    smoothing_alpha: float
+    snapshot_dir: str | None
+    snapshot_interval: float
+    fleet: FleetOptions
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> RunSettings:
+        """From click's keyword arguments (the fleet options among them)."""
+        own = dict(options)
+        fleet = FleetOptions(**{f.name: own.pop(f.name) for f in fields(FleetOptions)})
+        return cls(**own, fleet=fleet)
+
+
+def run_camera(settings: RunSettings) -> None:
+    """Open the source, outputs, model and detector (in that order: what fails fast fails
+    first), then run the loop until it stops; everything is closed on the way out."""
     from edge_fer.hardware import usable_cores
-    from edge_fer.pipeline import FramePipeline
-    from edge_fer.runner import RunConfig, Runner
-    from edge_fer.schedule import FaceSchedule, ScheduleConfig
-    from edge_fer.sdnotify import Notifier
     from edge_fer.signals import install_signal_handlers
-    from edge_fer.sinks import open_log
-    from edge_fer.sinks.snapshots import SnapshotWriter
     from edge_fer.sources import open_source
     from edge_fer.sources.base import redact
-    from edge_fer.tracking import Tracker
 
-    if model and manifest:
-        raise click.UsageError("give --model or --manifest, not both")
-    if detector_model and detector != "yunet":
-        raise click.BadParameter(f"the {detector} detector takes no model file (yunet does)",
-                                 param_hint="--detector-model")
+    _refuse_conflicts(settings)
     import cv2
 
-    cv2.setNumThreads(opencv_threads or usable_cores())  # cv2's own 0 means one thread
+    cv2.setNumThreads(settings.opencv_threads or usable_cores())  # cv2's own 0 means one thread
     stop = threading.Event()
     reopen = threading.Event()  # SIGHUP: reopen the log file (the logrotate convention)
     with ExitStack() as stack:
         # First: a SIGTERM while the model loads must still end in a clean exit 0.
         stack.callback(install_signal_handlers(stop, reopen))
-        size = parse_size(camera_size, "--camera-size")
-        open_source(source, size)  # a malformed source fails now, before the slow model load
-        from edge_fer.profiling.compat import load_for_run
+        size = parse_size(settings.camera_size, "--camera-size")
+        open_source(settings.source, size)  # a malformed source fails now, before the slow model load
+        opened = _open_outputs_and_model(stack, settings)
+        pipeline = _pipeline(stack, settings, opened.classifier)
+        log.info("running: source %s, detector %s, model %s at %d px, tta %s",
+                 redact(settings.source), settings.detector, opened.classifier.key,
+                 opened.classifier.resolution, opened.classifier.info.tta)
+        _loop(stack, settings, lambda: open_source(settings.source, size), pipeline, opened,
+              stop, reopen).run()
 
-        profile = load_for_run(profile_file, threads, tta)
-        threads, tta, resolution = profile.threads, profile.tta, profile.resolution
-        log_sink = stack.enter_context(open_log(log_target, int(log_max_mb * 1024 * 1024),
-                                                log_backups))
-        sink, telemetry = open_outputs(stack, FleetOptions(**fleet), log_sink,
-                                       RunConfig.stall_timeout)
-        snapshots = (SnapshotWriter(snapshot_dir, snapshot_interval)
-                     if snapshot_dir is not None else None)
-        classifier = stack.enter_context(_load_model(model, manifest, runtime, threads,
-                                                     resolution, None if tta == "model" else tta))
-        profile.warn_mismatches(classifier)
-        face_detector = stack.enter_context(
-            load_detector(detector, DetectorConfig(min_face=min_face, detect_width=detect_width,
-                                                   full_frame_every=full_detect_every,
-                                                   model_path=detector_model)))
-        schedule = ScheduleConfig(tta=classifier.info.tta, classify_every=classify_every,
-                                  smoothing=smoothing, alpha=smoothing_alpha)
-        classifier.set_batch(schedule.images_per_face)  # one face: OpenVINO's static batch
-        pipeline = FramePipeline(face_detector, classifier, Tracker(),
-                                 CropConfig(margin=margin,
-                                            shift=face_detector.crop_shift if crop_shift is None
-                                            else crop_shift,
-                                            align=face_detector.align if align is None
-                                            else align),
-                                 FaceSchedule(schedule))
-        notifier = stack.enter_context(closing(Notifier()))
-        config = RunConfig(max_fps=max_fps, duration=duration, loop=loop,
-                           give_up_after=give_up_after, summary_interval=summary_interval)
-        log.info("running: source %s, detector %s, model %s at %d px, tta %s", redact(source),
-                 detector, classifier.key, classifier.resolution, classifier.info.tta)
-        runner = stack.enter_context(Runner(lambda: open_source(source, size), pipeline, sink,
-                                            config, stop=stop, notifier=notifier,
-                                            snapshots=snapshots, observer=telemetry,
-                                            reopen=reopen))
-        if telemetry is not None:
-            telemetry.read_at_scrape("edge_fer_frames_dropped_total", "counter",
-                                     "Frames the camera delivered that were not analysed.",
-                                     lambda: runner.frames_dropped)
-        runner.run()
-    _end_process_if_entry_point()
+
+def _refuse_conflicts(settings: RunSettings) -> None:
+    if settings.model and settings.manifest:
+        raise click.UsageError("give --model or --manifest, not both")
+    if settings.detector_model and settings.detector != "yunet":
+        raise click.BadParameter(f"the {settings.detector} detector takes no model file "
+                                 "(yunet does)", param_hint="--detector-model")
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """What run_camera opened before the detector: the outputs and the model."""
+
+    sink: RecordSink
+    telemetry: Telemetry | None
+    snapshots: SnapshotWriter | None
+    classifier: Classifier
+
+
+def _open_outputs_and_model(stack: ExitStack, settings: RunSettings) -> _Opened:
+    """The profile (checked), the log and fleet outputs, the snapshot folder and the model,
+    in that order, closed by `stack`."""
+    from edge_fer.runner import RunConfig
+    from edge_fer.sinks import open_log
+    from edge_fer.sinks.snapshots import SnapshotWriter
+
+    from edge_fer.profiling.compat import load_for_run
+
+    profile = load_for_run(settings.profile_file, settings.threads, settings.tta)
+    threads, tta, resolution = profile.threads, profile.tta, profile.resolution
+    log_sink = stack.enter_context(open_log(settings.log_target,
+                                            int(settings.log_max_mb * 1024 * 1024),
+                                            settings.log_backups))
+    sink, telemetry = open_outputs(stack, settings.fleet, log_sink, RunConfig.stall_timeout)
+    snapshots = (SnapshotWriter(settings.snapshot_dir, settings.snapshot_interval)
+                 if settings.snapshot_dir is not None else None)
+    classifier = stack.enter_context(_load_model(settings.model, settings.manifest,
+                                                 settings.runtime, threads, resolution,
+                                                 None if tta == "model" else tta))
+    profile.warn_mismatches(classifier)
+    return _Opened(sink, telemetry, snapshots, classifier)
+
+
+def _pipeline(stack: ExitStack, settings: RunSettings, classifier: Classifier) -> FramePipeline:
+    """The detector (closed by `stack`), tracker, crop and per-face schedule around the model;
+    the model readied for the batch a single face sends."""
+    from edge_fer.crop import CropConfig
+    from edge_fer.detectors import DetectorConfig, load_detector
+    from edge_fer.pipeline import FramePipeline
+    from edge_fer.schedule import FaceSchedule, ScheduleConfig
+    from edge_fer.tracking import Tracker
+
+    detector = stack.enter_context(load_detector(settings.detector, DetectorConfig(
+        min_face=settings.min_face, detect_width=settings.detect_width,
+        full_frame_every=settings.full_detect_every, model_path=settings.detector_model)))
+    schedule = ScheduleConfig(tta=classifier.info.tta, classify_every=settings.classify_every,
+                              smoothing=settings.smoothing, alpha=settings.smoothing_alpha)
+    classifier.set_batch(schedule.images_per_face)  # one face: OpenVINO's static batch
+    crop = CropConfig(margin=settings.margin,
+                      shift=detector.crop_shift if settings.crop_shift is None
+                      else settings.crop_shift,
+                      align=detector.align if settings.align is None else settings.align)
+    return FramePipeline(detector, classifier, Tracker(), crop, FaceSchedule(schedule))
+
+
+def _loop(stack: ExitStack, settings: RunSettings, make_source: Callable[[], FrameSource],
+          pipeline: FramePipeline, opened: _Opened, stop: threading.Event,
+          reopen: threading.Event) -> Runner:
+    """The camera loop and its systemd notifier (closed by `stack`), its dropped frames
+    offered to the metrics."""
+    from edge_fer.runner import RunConfig, Runner
+    from edge_fer.sdnotify import Notifier
+
+    notifier = stack.enter_context(closing(Notifier()))
+    config = RunConfig(max_fps=settings.max_fps, duration=settings.duration, loop=settings.loop,
+                       give_up_after=settings.give_up_after,
+                       summary_interval=settings.summary_interval)
+    runner = stack.enter_context(Runner(make_source, pipeline, opened.sink, config, stop=stop,
+                                        notifier=notifier, snapshots=opened.snapshots,
+                                        observer=opened.telemetry, reopen=reopen))
+    if opened.telemetry is not None:
+        opened.telemetry.read_at_scrape("edge_fer_frames_dropped_total", "counter",
+                                        "Frames the camera delivered that were not analysed.",
+                                        lambda: runner.frames_dropped)
+    return runner
 
 
 def _end_process_if_entry_point() -> None:

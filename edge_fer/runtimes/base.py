@@ -1,8 +1,9 @@
 """The classifier interface every runtime implements, and the loader that picks one by key.
 
 A runtime takes a batch of (N, r, r) uint8 grayscale faces, already prepared by
-`edge_fer.preprocess`, and returns (N, K) probabilities in the order of `info.class_names`,
-under the model's test-time augmentation (`info.tta`, applied here once for every backend).
+`edge_fer.preprocess`, and returns (N, K) probabilities in the order of `info.class_names`:
+`predict` under the model's test-time augmentation (`info.tta`, applied here once for every
+backend), `infer` for a plain batch whose views the caller chose (the camera loop's schedule).
 Backends (edge_fer.backends.RUNTIMES) are imported only when chosen, so a device without
 TensorFlow never loads it.
 """
