@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from edge_fer.errors import RuntimeFailure, UserInputError
@@ -68,6 +69,13 @@ class Connection:
             self._dropped_closed += reader.dropped
             self._undecodable_closed += reader.source.undecodable
             reader.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     def read(self) -> Frame | None:
         """The next frame, or None when there is none this tick: (re)connecting, waiting after
