@@ -238,11 +238,10 @@ class _Opened:
 def _open_outputs_and_model(stack: ExitStack, settings: RunSettings) -> _Opened:
     """The profile (checked), the log and fleet outputs, the snapshot folder and the model,
     in that order, closed by `stack`."""
+    from edge_fer.profiling.compat import load_for_run
     from edge_fer.runner import RunConfig
     from edge_fer.sinks import open_log
     from edge_fer.sinks.snapshots import SnapshotWriter
-
-    from edge_fer.profiling.compat import load_for_run
 
     profile = load_for_run(settings.profile_file, settings.threads, settings.tta)
     threads, tta, resolution = profile.threads, profile.tta, profile.resolution

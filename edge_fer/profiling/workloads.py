@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from edge_fer.preprocess import Preprocessing, prepare_batch
+from edge_fer.tta import framing_views, merge_framing
 
 if TYPE_CHECKING:
     from edge_fer.profiling.schema import SweepSettings
@@ -33,14 +34,14 @@ class ClassifierWorkload:
         self._faces = faces
         self._rng = np.random.default_rng(seed)
         self._batch = np.zeros((faces, 1, 1), np.uint8)
-        self._framing = [0] * faces  # every framing costs the same
 
     def prepare(self, resolution: int) -> None:
         self._classifier.set_resolution(resolution)
-        self._batch = self._rng.integers(0, 256, (self._faces, resolution, resolution), np.uint8)
+        faces = self._rng.integers(0, 256, (self._faces, resolution, resolution), np.uint8)
+        self._batch = framing_views(self._classifier.info.tta, faces)  # every framing costs the same
 
     def __call__(self) -> object:
-        return self._classifier.predict(self._batch, self._framing)
+        return self._classifier.infer(self._batch)
 
 
 Detector = Callable[[np.ndarray], object]
@@ -72,8 +73,9 @@ class PipelineWorkload:
     def __call__(self) -> object:
         self._detector(self._frame)
         crops = [self._frame[y:y + s, x:x + s] for x, y, s in self._boxes]
-        return self._classifier.predict(prepare_batch(crops, self._resolution, self._spec),
-                                        [0] * len(crops))  # one framing a frame, as the loop
+        faces = prepare_batch(crops, self._resolution, self._spec)
+        tta = self._classifier.info.tta
+        return merge_framing(tta, self._classifier.infer(framing_views(tta, faces)), len(faces))
 
 
 def synthetic_frame(width: int, height: int, faces: int = 1,

@@ -11,7 +11,6 @@ TensorFlow never loads it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +23,7 @@ from edge_fer.card import ModelCard, card_path_for
 from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
 from edge_fer.manifest import Manifest, check_listed, info_from_manifest
 from edge_fer.model_info import ModelInfo
-from edge_fer.tta import apply_tta, framing_views, images_per_frame, merge_framing, parse_tta
+from edge_fer.tta import apply_tta, images_per_frame, parse_tta
 
 __all__ = ["RUNTIMES", "SUFFIXES", "Classifier", "ModelInfo", "load_classifier", "read_model_info",
            "runtime_for_path"]
@@ -88,21 +87,16 @@ class Classifier(ABC):
             raise ValueError(f"expected uint8 faces, got {faces.dtype}")
         return faces.shape[0] > 0
 
-    def predict(self, faces: np.ndarray, framing: Sequence[int] | None = None) -> np.ndarray:
+    def predict(self, faces: np.ndarray) -> np.ndarray:
         """(N, r, r) uint8 gray faces at `self.resolution` -> (N, K) float32 probabilities
         under the model's TTA.
 
         The backend sees all views of the N faces (2N under flip: the faces, then their
-        mirrors) in one call, so whoever times `predict` times the TTA too. With `framing`
-        (one index a face), each face runs only that framing and its mirror: one frame's share
-        (`infer(framing_views(...))`, merged back).
+        mirrors) in one call, so whoever times `predict` times the TTA too. The camera loop
+        spreads the TTA over frames instead (edge_fer.schedule, `infer`).
         """
         if not self._check(faces):
             return np.zeros((0, len(self.info.class_names)), np.float32)
-        if framing is not None:
-            tta = self.info.tta
-            return merge_framing(tta, self._predict(framing_views(tta, faces, framing)),
-                                 len(faces))
         return apply_tta(self.info.tta, self._predict, faces)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most runtimes need nothing
