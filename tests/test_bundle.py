@@ -101,6 +101,13 @@ def test_armhf_with_ai_edge_litert_is_refused_with_the_way_out(tmp_path: Path, w
     assert not (tmp_path / "b").exists()
 
 
+def test_armhf_with_wheels_is_refused_as_pypi_has_none(tmp_path: Path, wheel: Path) -> None:
+    result = invoke(["bundle", "--out", str(tmp_path / "b"), "--wheel", str(wheel),
+                     "--target", "bookworm-armhf", "--extra", "tflite-runtime", "--with-wheels"])
+    assert result.exit_code == 2 and "without --with-wheels" in result.output
+    assert result.output.count("\n") == 1 and not (tmp_path / "b").exists()
+
+
 def test_unknown_target_lists_the_known_ones() -> None:
     with pytest.raises(UserInputError, match="choose from bookworm-arm64"):
         get_target("bookworm-aarch64")
@@ -180,6 +187,26 @@ def test_bundle_installs_and_proves_itself_on_the_clip(tmp_path: Path) -> None:
     records = [json.loads(line) for line in (prefix / "install-check.jsonl").open()]
     assert any(r["type"] == "face" for r in records)
     venv = subprocess.run([str(prefix / "venv" / "bin" / "python"), "-c",
-                           "import importlib.util as u; print(u.find_spec('scipy') is None)"],
+                           "import importlib.util as u; print([u.find_spec(m) is None for m in "
+                           "('scipy', 'pip', 'setuptools', 'numpy.tests')])"],
                           capture_output=True, text=True)
-    assert venv.stdout.strip() == "True"  # the run path needs no scipy
+    # The run path needs no scipy; pip, setuptools and test suites are trimmed off.
+    assert venv.stdout.strip() == "[True, True, True, True]"
+    files = [p for p in (prefix / "venv").resolve().rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 300e6  # issue 31: the device venv <= 300 MB
+
+    # A re-install makes a new venv beside the one in use and switches to it once checked ...
+    first = (prefix / "venv").readlink()
+    done = _install(out, prefix, "--no-service")
+    assert done.returncode == 0, done.stderr
+    second = (prefix / "venv").readlink()
+    assert second != first and not (prefix / first).exists()
+    # ... and one that fails (a broken wheel) leaves the install as it was.
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    (broken / record["wheel"]).write_text("not a wheel")
+    done = _install(broken, prefix, "--no-service")
+    assert done.returncode == 2 and "pip could not install" in done.stderr
+    assert (prefix / "venv").readlink() == second
+    assert sorted(p.name for p in prefix.iterdir()) == ["install-check.jsonl", "model", "venv",
+                                                        str(second)]

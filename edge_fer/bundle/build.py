@@ -73,6 +73,8 @@ def build_bundle(cfg: BundleConfig, echo: Callable[[str], None] = log.info) -> P
     files = model_files(manifest, manifest_file, runtime)
     for target in cfg.targets:
         target.check_extra(extra)
+        if cfg.with_wheels:
+            target.check_wheels()
     if cfg.profile is not None:
         from edge_fer.profiling.schema import load_profile
 

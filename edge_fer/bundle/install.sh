@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install edge-fer from this bundle (made by `edge-fer bundle` on a workstation):
 #   bash install.sh [--prefix /opt/edge-fer] [--no-service] [--target KEY]
-# makes PREFIX/venv, installs edge-fer with the runtime the model needs (offline when the
-# bundle carries wheels/), copies the model (and profile) under PREFIX, runs `edge-fer run`
+# makes a venv under PREFIX, installs edge-fer with the runtime the model needs (offline when
+# the bundle carries wheels/), copies the model (and profile) under PREFIX, runs `edge-fer run`
 # on the clip it carries to prove the install, then (unless --no-service) installs and
-# enables the systemd unit. Every check that can fail runs before anything is written; a
-# failure later removes what this run made. Exit status: 0 ok, 1 the final check failed,
-# 2 bad input (arguments, this machine, the bundle).
+# enables the systemd unit, restarting it if it was running. Every check that can fail runs
+# before anything is written; a failure later removes what this run made and leaves an
+# earlier install as it was. Exit status: 0 ok, 1 the check or the restart failed, 2 bad
+# input (arguments, this machine, the bundle).
 set -euo pipefail
 
 BUNDLE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
         --no-service) SERVICE=0; shift ;;
         --target) [ $# -ge 2 ] || die "--target needs a key"; TARGET="$2"; shift 2 ;;
         --target=*) TARGET="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$1' (use --prefix DIR, --no-service, --target KEY)" ;;
     esac
 done
@@ -71,8 +72,13 @@ EOF
 WHEEL="$BUNDLE/$WHEEL"
 CONSTRAINTS="$BUNDLE/constraints/$TARGET.txt"
 WHEELS="$BUNDLE/wheels/$TARGET"
-if [ "$EXTRA" = tflite ] && [ "$MACHINE" = armv7l ]; then
-    die "ai-edge-litert has no wheel for 32-bit ARM (armv7l): on the workstation run edge-fer bundle --target bookworm-armhf --extra tflite-runtime, or install 64-bit Raspberry Pi OS"
+# Runtimes with no wheel for this machine or Python on PyPI: pip would fail after minutes.
+case "$EXTRA/$MACHINE" in
+    tflite/armv7l) die "ai-edge-litert has no wheel for 32-bit ARM (armv7l): on the workstation run edge-fer bundle --target bookworm-armhf --extra tflite-runtime, or install 64-bit Raspberry Pi OS" ;;
+    openvino/armv7l) die "OpenVINO has no wheel for 32-bit ARM (armv7l): on the workstation run edge-fer bundle --target bookworm-armhf --extra tflite-runtime" ;;
+esac
+if [ "$EXTRA" = tflite-runtime ] && [ "${PYVER#3.}" -gt 11 ]; then
+    die "tflite-runtime has no wheel for Python $PYVER (its last release stops at 3.11): on the workstation run edge-fer bundle --extra tflite (ai-edge-litert)"
 fi
 python3 -c 'import venv, ensurepip' 2>/dev/null \
     || die "python3 cannot make a virtual environment here: sudo apt install python3-venv"
@@ -89,55 +95,80 @@ fi
 if [ -e "$PREFIX/venv" ] && ! [ -x "$PREFIX/venv/bin/python" ]; then
     die "$PREFIX/venv exists but is not a virtual environment: remove it or choose another --prefix"
 fi
+RUNNING=0  # the service is running now: restarted on the new install at the end
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] \
+        && systemctl is-active --quiet edge-fer.service; then
+    RUNNING=1
+fi
 
 # -- install: undo what this run made if any step fails -------------------------------------
+# PREFIX/venv is a link to venv-a or venv-b: the new venv is made in the other one and the
+# link moves only once the new install has passed its check, so a failed upgrade leaves the
+# running service and its venv untouched (a venv cannot be moved once made: its scripts name
+# their python by path).
 MADE=()
+WORK="$(mktemp -d)"
 cleanup() {
     local status=$?
-    if [ $status -ne 0 ]; then
-        for path in "${MADE[@]:-}"; do [ -n "$path" ] && rm -rf "$path"; done
+    if [ $status -ne 0 ] && [ ${#MADE[@]} -gt 0 ]; then
+        for path in "${MADE[@]}"; do rm -rf "$path"; done
         echo "install.sh: stopped; removed what this run had made (${#MADE[@]} paths)" >&2
     fi
+    rm -rf "$WORK"
 }
 trap cleanup EXIT
 mkdir -p "$PREFIX"
-if ! [ -x "$PREFIX/venv/bin/python" ]; then
-    say "making $PREFIX/venv (python3 $PYVER$([ "$SITE" = True ] && echo ', with the system site-packages'))"
-    MADE+=("$PREFIX/venv")
-    if [ "$SITE" = True ]; then python3 -m venv --system-site-packages "$PREFIX/venv"
-    else python3 -m venv "$PREFIX/venv"; fi
-fi
-PIP=("$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check
+OLD="$(readlink "$PREFIX/venv" 2>/dev/null || true)"
+case "$OLD" in venv-a) NEW=venv-b ;; *) NEW=venv-a ;; esac
+VENV="$PREFIX/$NEW"
+rm -rf "$VENV"
+say "making $VENV (python3 $PYVER$([ "$SITE" = True ] && echo ', with the system site-packages'))"
+MADE+=("$VENV")
+if [ "$SITE" = True ]; then python3 -m venv --system-site-packages "$VENV"
+else python3 -m venv "$VENV"; fi
+PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check
      --constraint "$CONSTRAINTS")
 if [ -d "$WHEELS" ]; then PIP+=(--no-index --find-links "$WHEELS"); fi
 say "installing $(basename "$WHEEL") [$EXTRA]$([ -d "$WHEELS" ] && echo ' from the bundled wheels (offline)')"
 if ! PIP_CONSTRAINT= "${PIP[@]}" "$WHEEL[$EXTRA]"; then
     die "pip could not install edge-fer[$EXTRA] (see above); nothing else was changed" 2
 fi
+# What a device never runs: pip and setuptools (`PREFIX/venv/bin/python -m ensurepip` brings
+# pip back), test suites, and LiteRT's GPU (WebGPU) and NPU parts, as edge-fer runs LiteRT on
+# the CPU. The default model's x86-64 venv: 335 -> 260 MiB.
+SITE_PACKAGES="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+"$VENV/bin/python" -m pip uninstall --quiet --yes pip setuptools wheel >/dev/null 2>&1 || true
+find "$SITE_PACKAGES" -mindepth 2 -type d -name tests -prune -exec rm -rf {} +
+rm -rf "$SITE_PACKAGES"/ai_edge_litert/{libLiteRtWebGpuAccelerator.so,vendors,tools/apply_plugin_main}
 
 MODEL_DIR="$PREFIX/model"
-[ -e "$MODEL_DIR" ] || MADE+=("$MODEL_DIR")
 rm -rf "$MODEL_DIR.new" && mkdir -p "$MODEL_DIR.new" && MADE+=("$MODEL_DIR.new")
 cp "$BUNDLE"/model/* "$MODEL_DIR.new/"
-rm -rf "$MODEL_DIR" && mv "$MODEL_DIR.new" "$MODEL_DIR"
 PROFILE=""
 if [ -n "$PROFILE_FILE" ]; then
-    PROFILE="$PREFIX/profile.json"; cp "$BUNDLE/profile.json" "$PROFILE"
+    PROFILE="$PREFIX/profile.json"; cp "$BUNDLE/profile.json" "$PROFILE.new"; MADE+=("$PROFILE.new")
 fi
 
 # -- prove the install: the model through the installed runtime on real faces ---------------
 CHECK_LOG="$PREFIX/install-check.jsonl"
-say "checking: edge-fer run on $(basename "$BUNDLE/check.avi") with $MODEL_DIR"
-if ! "$PREFIX/venv/bin/edge-fer" run --source "$BUNDLE/check.avi" --model "$MODEL_DIR" \
-        ${PROFILE:+--profile "$PROFILE"} --log "$CHECK_LOG" --give-up-after 10; then
+rm -f "$CHECK_LOG"  # edge-fer appends: only this run's records count
+say "checking: edge-fer run on $(basename "$BUNDLE/check.avi") with the new venv and model"
+if ! "$VENV/bin/edge-fer" run --source "$BUNDLE/check.avi" --model "$MODEL_DIR.new" \
+        ${PROFILE:+--profile "$PROFILE.new"} --log "$CHECK_LOG" --give-up-after 10; then
     die "the check run failed (see above): the install in $PREFIX is not usable" 1
 fi
 FACES=$(grep -c '"type": *"face"' "$CHECK_LOG" || true)
 [ "${FACES:-0}" -gt 0 ] || die "the check run found no faces in the clip ($CHECK_LOG)" 1
 say "check passed: $FACES face records, e.g. $(grep -m1 -o '"label": *"[a-z]*"' "$CHECK_LOG")"
 
-# -- the service ------------------------------------------------------------------------------
+# -- the service's files, verified before they replace anything ------------------------------
 if [ "$SERVICE" = 1 ]; then
+    sed "s#/opt/edge-fer/venv/bin#$PREFIX/venv/bin#g" "$BUNDLE/systemd/edge-fer.service" \
+        > "$WORK/edge-fer.service"
+    if command -v systemd-analyze >/dev/null 2>&1; then
+        systemd-analyze verify "$WORK/edge-fer.service" \
+            || die "systemd-analyze rejects the bundle's edge-fer.service (see above): nothing was changed"
+    fi
     mkdir -p "$ETC_DIR"
     ENV_FILE="$ETC_DIR/edge-fer.env"
     if [ -e "$ENV_FILE" ]; then
@@ -151,15 +182,38 @@ if [ "$SERVICE" = 1 ]; then
       [ -n "$PROFILE" ] && echo "EDGE_FER_PROFILE=$PROFILE"
     } > "$ENV_FILE"
     MADE+=("$ENV_FILE")
-    UNIT="$UNIT_DIR/edge-fer.service"
-    sed "s#/opt/edge-fer/venv/bin#$PREFIX/venv/bin#g" "$BUNDLE/systemd/edge-fer.service" > "$UNIT"
-    MADE+=("$UNIT")
-    if command -v systemd-analyze >/dev/null 2>&1; then
-        systemd-analyze verify "$UNIT" || die "systemd-analyze rejects $UNIT (see above)"
-    fi
-    systemctl daemon-reload
-    systemctl enable edge-fer.service
-    say "service installed and enabled: set EDGE_FER_SOURCE in $ENV_FILE, then sudo systemctl start edge-fer"
 fi
+
+# -- switch to the new install: from here on nothing is undone ------------------------------
 MADE=()
-say "done: $PREFIX/venv/bin/edge-fer ($(du -sm "$PREFIX/venv" | cut -f1) MB venv), model in $MODEL_DIR"
+ln -sfn "$NEW" "$PREFIX/venv.link"
+if [ -d "$PREFIX/venv" ] && ! [ -L "$PREFIX/venv" ]; then
+    mv "$PREFIX/venv" "$PREFIX/venv-old"  # a venv made in place by an older install.sh
+    OLD=venv-old
+fi
+mv -T "$PREFIX/venv.link" "$PREFIX/venv"
+rm -rf "$MODEL_DIR.old"
+if [ -e "$MODEL_DIR" ]; then mv "$MODEL_DIR" "$MODEL_DIR.old"; fi
+mv "$MODEL_DIR.new" "$MODEL_DIR" && rm -rf "$MODEL_DIR.old"
+if [ -n "$PROFILE" ]; then mv "$PROFILE.new" "$PROFILE"; fi
+if [ "$SERVICE" = 1 ]; then
+    install -m 0644 "$WORK/edge-fer.service" "$UNIT_DIR/edge-fer.service"
+    systemctl daemon-reload
+    systemctl enable --quiet edge-fer.service
+    if [ "$RUNNING" = 1 ]; then
+        say "restarting edge-fer.service on the new install"
+        systemctl restart edge-fer.service \
+            || die "edge-fer.service did not start again on the new install: journalctl -u edge-fer -n 30" 1
+    else
+        say "service installed and enabled: set EDGE_FER_SOURCE in $ENV_FILE, then sudo systemctl start edge-fer"
+    fi
+fi
+# The previous venv goes unless a service still runs from it (installed with --no-service).
+if [ -n "$OLD" ] && [ "$OLD" != "$NEW" ]; then
+    if [ "$RUNNING" = 1 ] && [ "$SERVICE" = 0 ]; then
+        say "edge-fer.service still runs the previous install: sudo systemctl restart edge-fer"
+    else
+        rm -rf "${PREFIX:?}/$OLD"
+    fi
+fi
+say "done: $PREFIX/venv/bin/edge-fer ($(du -sm "$PREFIX/venv/" | cut -f1) MiB venv), model in $MODEL_DIR"

@@ -27,11 +27,16 @@ class Target:
     system_site_packages: bool  # the venv sees apt's packages (picamera2, numpy)
     # extra -> why it cannot be installed here (no wheel for the machine)
     unavailable: tuple[tuple[str, str], ...] = ()
+    no_wheels: str = ""  # why --with-wheels cannot work for this target ("": it can)
 
     def check_extra(self, extra: str) -> None:
         reason = dict(self.unavailable).get(extra)
         if reason:
             raise UserInputError(f"--target {self.key}: {reason}")
+
+    def check_wheels(self) -> None:
+        if self.no_wheels:
+            raise UserInputError(f"--target {self.key} --with-wheels: {self.no_wheels}")
 
 
 def _manylinux(machine: str) -> tuple[str, ...]:
@@ -47,7 +52,10 @@ TARGETS: dict[str, Target] = {t.key: t for t in (
            (("tflite", "ai-edge-litert has no wheel for 32-bit ARM (armv7l): build the bundle "
                        "with --extra tflite-runtime, or install 64-bit Raspberry Pi OS"),
             ("openvino", "OpenVINO has no wheel for 32-bit ARM (armv7l): build the bundle "
-                         "with --extra tflite-runtime"))),
+                         "with --extra tflite-runtime")),
+           "PyPI has no 32-bit ARM (armv7l) wheels of opencv-python-headless, so they cannot be "
+           "downloaded here: build the bundle without --with-wheels (install.sh's pip on the Pi "
+           "takes them from piwheels.org, Raspberry Pi OS's default extra index)"),
     Target("bookworm-x86_64", "x86_64", "Debian 12 Bookworm on x86-64 (apt's python3-numpy 1.24)",
            "3.11", _manylinux("x86_64"), _NUMPY1, True),
     Target("x86_64", "x86_64", "any x86-64 Linux with the workstation's Python",
