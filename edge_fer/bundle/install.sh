@@ -135,7 +135,7 @@ if ! PIP_CONSTRAINT= "${PIP[@]}" "$WHEEL[$EXTRA]"; then
 fi
 # What a device never runs: pip and setuptools (`PREFIX/venv/bin/python -m ensurepip` brings
 # pip back), test suites, and LiteRT's GPU (WebGPU) and NPU parts, as edge-fer runs LiteRT on
-# the CPU. The default model's x86-64 venv: 335 -> 260 MiB.
+# the CPU. The default model's x86-64 venv: 335 -> 263 MiB (276 MB).
 SITE_PACKAGES="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 "$VENV/bin/python" -m pip uninstall --quiet --yes pip setuptools wheel >/dev/null 2>&1 || true
 find "$SITE_PACKAGES" -mindepth 2 -type d -name tests -prune -exec rm -rf {} +
