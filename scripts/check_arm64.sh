@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The device install, checked on arm64 Debian Bookworm (Raspberry Pi OS's base) under QEMU
 # against the same on x86-64 Debian Bookworm:
-#   1. a Debian Bookworm root per architecture (debootstrap from this machine's Debian archive,
-#      cached outside the repository) with python3, python3-venv and python3-numpy from apt;
+#   1. a Debian Bookworm root per architecture (scripts/debian_root.sh: debootstrap from this
+#      machine's Debian archive, cached) with python3, python3-venv and python3-numpy from apt;
+#      the arm64 one runs as a Pi's CPU (QEMU_CPU, its /proc/cpuinfo and CPU lists), so LiteRT
+#      runs XNNPACK's ARM kernels as on the Pi (the check fails if it does not);
 #   2. one bundle with wheels for both (edge-fer bundle --with-wheels), installed in each root
 #      by install.sh, offline; install.sh runs `edge-fer run` on its clip; then
 #      `edge-fer evaluate --limit N` on FER2013 test faces (the data bind-mounted read-only);
@@ -12,21 +14,24 @@
 # 0 without them. Environment: EDGE_FER_DATA (FER2013 folder, default ../shared/data/fer2013),
 # EDGE_FER_ROOTS (where the roots are cached, default /var/cache/edge-fer), PYTHON (builds the
 # bundle, default .venv/bin/python), EDGE_FER_CHECK_LIMIT (faces evaluated, default 1000),
-# EDGE_FER_CHECK_TTA (default none).
+# EDGE_FER_CHECK_TTA (default none), EDGE_FER_CHECK_CPU (cortex-a72, a Pi 4, by default; or
+# cortex-a76, a Pi 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 DATA="$(cd "${EDGE_FER_DATA:-../shared/data/fer2013}" 2>/dev/null && pwd || true)"
-ROOTS="${EDGE_FER_ROOTS:-/var/cache/edge-fer}"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
-# 1,000, not 300: the two kernels flip 3.7% of faces either way, so on 300 faces their
-# accuracies differ by about 1 point by chance alone (1.7 on the first 300 of the seeded
-# sample, 0.3 on its first 1,000), too close to the 1.5-point limit.
+# 1,000, not 300: XNNPACK's int8 kernels on ARM and on x86 are not bit-identical, and the
+# faces they flip move accuracy by about 1 point on a few hundred faces (200: arm64 66.5%,
+# x86-64 67.5%), too close to the 1.5-point limit.
 LIMIT="${EDGE_FER_CHECK_LIMIT:-1000}"
 # The model's own TTA (zooms: 6 images a face) costs 6x under emulation and checks nothing
 # more of the device install: none by default, "model" for the full thing.
 TTA="${EDGE_FER_CHECK_TTA:-none}"
 TOLERANCE=1.5  # accuracy points
+# The Pi whose CPU the arm64 root emulates (QEMU_CPU and its /proc/cpuinfo): cortex-a72 is a
+# Pi 4 (NEON int8 kernels), cortex-a76 a Pi 5 (dot-product kernels).
+CPU="${EDGE_FER_CHECK_CPU:-cortex-a72}"
 
 skip() { echo "check_arm64: skipped: $1"; exit 0; }
 log() { echo "check_arm64: $(date +%T) $1"; }
@@ -44,10 +49,9 @@ fi
     || true
 grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null \
     || skip "no binfmt handler for aarch64 (update-binfmts --enable qemu-aarch64 failed)"
+# shellcheck source=scripts/debian_root.sh
+. scripts/debian_root.sh
 START=$SECONDS
-MIRROR="$(grep -rhoE 'https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ \
-    2>/dev/null | grep -v security | head -1 || true)"
-MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 
 WORK="$(mktemp -d /tmp/edge-fer-arm64.XXXXXX)"
 MOUNTS=()
@@ -60,16 +64,8 @@ trap cleanup EXIT
 
 # -- 1. the roots, built once each; every run writes into an overlay (a copy without overlayfs)
 root_for() {  # $1: Debian architecture; its root for this run goes to $WORK/$1
-    local arch=$1 cache="$ROOTS/bookworm-$1" root="$WORK/$1"
-    if ! [ -x "$cache/usr/bin/python3" ]; then
-        log "building the $arch Bookworm root in $cache from $MIRROR (once; minutes)" >&2
-        rm -rf "$cache.tmp" && mkdir -p "$ROOTS"
-        debootstrap --arch="$arch" --variant=minbase \
-            --include=python3,python3-venv,python3-numpy,ca-certificates \
-            bookworm "$cache.tmp" "$MIRROR" > "$cache.log" 2>&1 \
-            || { tail -5 "$cache.log" >&2; echo "check_arm64: debootstrap $arch failed" >&2; exit 1; }
-        mv "$cache.tmp" "$cache"
-    fi
+    local arch=$1 cache root="$WORK/$1"
+    cache="$(debian_root "$arch")" || exit 1
     mkdir -p "$root" "$WORK/$arch.upper" "$WORK/$arch.ovl"
     if mount -t overlay overlay \
             -o "lowerdir=$cache,upperdir=$WORK/$arch.upper,workdir=$WORK/$arch.ovl" "$root" 2>/dev/null
@@ -80,10 +76,38 @@ root_for() {  # $1: Debian architecture; its root for this run goes to $WORK/$1
     mount -o remount,bind,ro "$root/data"
     mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
     mount --bind /dev "$root/dev" && MOUNTS+=("$root/dev")
-    # No /sys: LiteRT's CPU detection, emulated as arm64, reads the host's x86 CPUs there and
-    # crashes; without it, it says "Error in cpuinfo" and runs its builtin int8 kernels, not
-    # XNNPACK (same classes as x86's builtin kernels; XNNPACK and they differ by 0.03 points
-    # on all 3,589 test faces, with 3.7% of faces flipping either way).
+    if [ "$arch" = arm64 ]; then
+        # A Pi's CPU as XNNPACK sees it: qemu-user (7.2) shows the guest the host's x86
+        # /proc/cpuinfo and /sys, where LiteRT's cpuinfo finds no ARM cores and XNNPACK is
+        # not used (its builtin int8 kernels run instead). QEMU_CPU (in_root) sets the ISA
+        # (getauxval); these files give the cores and the model.
+        pi_cpu "$WORK/cpu"
+        mkdir -p "$root/sys"
+        mount -t tmpfs -o size=1m tmpfs "$root/sys" && MOUNTS+=("$root/sys")
+        mkdir -p "$root/sys/devices/system/cpu"
+        cp "$WORK/cpu/"{possible,present,online,kernel_max} "$root/sys/devices/system/cpu/"
+        mount --bind "$WORK/cpu/cpuinfo" "$root/proc/cpuinfo" && MOUNTS+=("$root/proc/cpuinfo")
+    fi
+}
+
+pi_cpu() {  # $1: a folder for the /proc/cpuinfo and /sys/devices/system/cpu files of $CPU's Pi
+    local part features model i
+    case "$CPU" in
+        cortex-a72) part=0xd08 model="Raspberry Pi 4 Model B Rev 1.4"
+                    features="fp asimd evtstrm crc32 cpuid" ;;
+        cortex-a76) part=0xd0b model="Raspberry Pi 5 Model B Rev 1.0"
+                    features="fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp" ;;
+        *) echo "check_arm64: EDGE_FER_CHECK_CPU: cortex-a72 (Pi 4) or cortex-a76 (Pi 5), not '$CPU'" >&2
+           exit 2 ;;
+    esac
+    mkdir -p "$1"
+    for i in 0 1 2 3; do
+        printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: %s\nCPU implementer\t: 0x41\n' "$i" "$features"
+        printf 'CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: %s\nCPU revision\t: 3\n\n' "$part"
+    done > "$1/cpuinfo"
+    printf 'Model\t\t: %s\n' "$model" >> "$1/cpuinfo"
+    for i in possible present online; do echo 0-3 > "$1/$i"; done
+    echo 3 > "$1/kernel_max"
 }
 
 log "building the bundle (bookworm-arm64 + bookworm-x86_64, with wheels)"
@@ -91,8 +115,7 @@ log "building the bundle (bookworm-arm64 + bookworm-x86_64, with wheels)"
     --target bookworm-x86_64 --with-wheels >/dev/null
 
 in_root() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
-    LANG=C.UTF-8 "$@"; }
-shown() { grep -v "^Error in cpuinfo" "$1" || true; }  # LiteRT's complaint without /sys
+    LANG=C.UTF-8 QEMU_CPU="$CPU" "$@"; }
 
 check_in() {  # $1: Debian architecture, $2: its `uname -m`
     local arch=$1 machine=$2 t0=$SECONDS
@@ -101,13 +124,15 @@ check_in() {  # $1: Debian architecture, $2: its `uname -m`
     [ "$(in_root uname -m)" = "$machine" ] \
         || { echo "check_arm64: the $arch root does not run as $machine" >&2; exit 1; }
     in_root bash /bundle/install.sh --prefix /opt/edge-fer --no-service > "$WORK/$arch.install" 2>&1 \
-        || { shown "$WORK/$arch.install"; echo "check_arm64: install.sh failed on $arch" >&2; exit 1; }
+        || { cat "$WORK/$arch.install"; echo "check_arm64: install.sh failed on $arch" >&2; exit 1; }
     log "$arch: installed in $((SECONDS - t0)) s; $(tail -1 "$WORK/$arch.install" | sed 's/^install.sh: //')"
     t0=$SECONDS
     in_root /opt/edge-fer/venv/bin/edge-fer evaluate --model /opt/edge-fer/model --data /data/test \
         --limit "$LIMIT" --tta "$TTA" --json /tmp/eval.json --png /tmp/eval.png > "$WORK/$arch.eval" 2>&1 \
-        || { shown "$WORK/$arch.eval"; echo "check_arm64: evaluate failed on $arch" >&2; exit 1; }
+        || { cat "$WORK/$arch.eval"; echo "check_arm64: evaluate failed on $arch" >&2; exit 1; }
     cp "$ROOT/tmp/eval.json" "$WORK/$arch.json"
+    grep -q "Created TensorFlow Lite XNNPACK delegate" "$WORK/$arch.eval" \
+        || { cat "$WORK/$arch.eval"; echo "check_arm64: LiteRT did not use XNNPACK on $arch" >&2; exit 1; }
     cp "$ROOT/opt/edge-fer/install-check.jsonl" "$WORK/$arch.run.jsonl"
     log "$arch: evaluated $LIMIT faces in $((SECONDS - t0)) s"
 }
