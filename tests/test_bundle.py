@@ -161,6 +161,14 @@ def test_install_of_the_service_needs_root_and_systemd_before_anything(bundle: P
     assert not (tmp_path / "prefix").exists()
 
 
+@pytest.mark.slow  # a venv made (ensurepip): 5-15 s
+def test_install_that_fails_in_pip_leaves_nothing_behind(bundle: Path, tmp_path: Path) -> None:
+    # The stand-in wheel has no metadata: pip refuses it after the venv was made.
+    done = _install(bundle, tmp_path / "prefix", "--no-service")
+    assert done.returncode == 2 and "pip could not install edge-fer[tflite]" in done.stderr
+    assert not (tmp_path / "prefix").exists()
+
+
 def test_install_rejects_unknown_options(bundle: Path, tmp_path: Path) -> None:
     done = _install(bundle, tmp_path / "prefix", "--prefx")
     assert done.returncode == 2 and "unknown option '--prefx'" in done.stderr

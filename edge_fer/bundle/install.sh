@@ -117,6 +117,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+[ -e "$PREFIX" ] || MADE+=("$PREFIX")
 mkdir -p "$PREFIX"
 OLD="$(readlink "$PREFIX/venv" 2>/dev/null || true)"
 case "$OLD" in venv-a) NEW=venv-b ;; *) NEW=venv-a ;; esac
