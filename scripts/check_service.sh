@@ -63,11 +63,13 @@ chmod -R a+rX "$ROOT/srv/check"
 systemd-nspawn --quiet --register=no --keep-unit -D "$ROOT" -M edge-fer-check --boot \
     < /dev/null > "$WORK/console.log" 2>&1 &
 NSPAWN=$!
+# The container's PID 1 is the child of nspawn that runs systemd (a first child, nspawn's own,
+# comes and goes before it).
 LEADER=""
-for _ in $(seq 30); do
-    LEADER="$(ps -o pid= --ppid "$NSPAWN" | head -1 | tr -d ' ')"
+for _ in $(seq 60); do
+    LEADER="$(ps -o pid=,comm= --ppid "$NSPAWN" | awk '$2 == "systemd" {print $1; exit}')"
     [ -n "$LEADER" ] && break
-    sleep 1
+    sleep 0.5
 done
 [ -n "$LEADER" ] || { tail -5 "$WORK/console.log"; fail "the container did not boot"; }
 in_ct() { nsenter -t "$LEADER" -a env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
