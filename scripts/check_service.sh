@@ -67,7 +67,7 @@ NSPAWN=$!
 # comes and goes before it).
 LEADER=""
 for _ in $(seq 60); do
-    LEADER="$(ps -o pid=,comm= --ppid "$NSPAWN" | awk '$2 == "systemd" {print $1; exit}')"
+    LEADER="$( (ps -o pid=,comm= --ppid "$NSPAWN" || true) | awk '$2 == "systemd" {print $1; exit}')"
     [ -n "$LEADER" ] && break
     sleep 0.5
 done
