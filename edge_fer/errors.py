@@ -9,6 +9,7 @@ Exit codes (documented in README.md):
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,14 +39,23 @@ class ModelError(UserInputError):
     """A model file is missing, corrupt, or has the wrong shape."""
 
 
+def pip_install(*requirements: str) -> str:
+    """The exact command that installs `requirements` beside the running edge-fer: this very
+    Python (its venv, not whatever `pip` is first on PATH), with pip put back first where a
+    device install left it out (edge_fer/bundle/install.sh trims it)."""
+    python = sys.executable or "python3"
+    command = f"{python} -m pip install " + " ".join(f"'{r}'" for r in requirements)
+    if importlib.util.find_spec("pip") is None:
+        return f"{python} -m ensurepip && {command}"
+    return command
+
+
 class MissingDependencyError(UserInputError):
     """An optional backend was chosen whose package is not installed."""
 
     def __init__(self, package: str, extra: str, what: str = "") -> None:
         hint = f" for {what}" if what else ""
-        super().__init__(
-            f"the package '{package}' is needed{hint}: pip install 'edge-fer[{extra}]'"
-        )
+        super().__init__(f"the package '{package}' is needed{hint}: {pip_install(f'edge-fer[{extra}]')}")
         self.package = package
         self.extra = extra
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_fer.errors import pip_install
+
 # What numpy and extensions built for the other numpy major say (ImportError, ValueError,
 # AttributeError): pybind11/Cython type checks, the C-API import, the NumPy 2 guard.
 _SIGNS = ("numpy.dtype size changed", "compiled using NumPy", "_ARRAY_API",
@@ -29,5 +31,5 @@ def is_abi_error(error: BaseException) -> bool:
 def abi_message(package: str) -> str:
     """One line: what broke, the numpy found, and the fix (keep numpy 1 in the venv)."""
     return (f"{package} was built for another numpy than the {np.__version__} installed here "
-            f"(numpy ABI mismatch); in this venv run: pip install 'numpy<2' "
-            f"'opencv-python-headless<4.12' (the system numpy of Raspberry Pi OS Bookworm is 1.24)")
+            f"(numpy ABI mismatch); run: {pip_install('numpy<2', 'opencv-python-headless<4.12')} "
+            "(the system numpy of Raspberry Pi OS Bookworm is 1.24)")

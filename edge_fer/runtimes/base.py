@@ -20,7 +20,7 @@ import numpy as np
 from edge_fer import validate
 from edge_fer.backends import RUNTIMES
 from edge_fer.card import ModelCard, card_path_for
-from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
+from edge_fer.errors import MissingDependencyError, ModelError, UserInputError, pip_install
 from edge_fer.manifest import Manifest, check_listed, info_from_manifest
 from edge_fer.model_info import ModelInfo
 from edge_fer.tta import apply_tta, images_per_frame, parse_tta
@@ -197,5 +197,5 @@ def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
                                    artifact.runtime, threads, resolution, tta, batch)
         except MissingDependencyError as e:
             missing.append(e)
-    installs = " or ".join(dict.fromkeys(f"pip install 'edge-fer[{e.extra}]'" for e in missing))
+    installs = " or ".join(dict.fromkeys(pip_install(f"edge-fer[{e.extra}]") for e in missing))
     raise UserInputError(f"{path}: no runtime installed for any of its models; {installs}")

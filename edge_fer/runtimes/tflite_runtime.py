@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_fer.errors import MissingDependencyError, ModelError, UserInputError
+from edge_fer.errors import MissingDependencyError, ModelError, UserInputError, pip_install
 from edge_fer.hardware import usable_cores
 from edge_fer.numpy_abi import abi_message, is_abi_error
 from edge_fer.runtimes.base import Classifier, ModelInfo
@@ -42,8 +42,8 @@ def import_interpreter() -> Any:
         from tflite_runtime.interpreter import Interpreter
 
         log.warning("running TFLite models with tflite_runtime (no ai-edge-litert here): int8 "
-                    "models run far slower without XNNPACK; pip install 'edge-fer[tflite]' "
-                    "where a wheel exists")
+                    "models run far slower without XNNPACK; %s where a wheel exists",
+                    pip_install("edge-fer[tflite]"))
         return Interpreter
     except (ImportError, AttributeError, ValueError) as e:
         _raise_if_abi(e, "tflite-runtime")
