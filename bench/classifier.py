@@ -27,7 +27,7 @@ from edge_fer.errors import EdgeFerError  # noqa: E402
 from edge_fer.manifest import Manifest  # noqa: E402
 from edge_fer.runtimes import load_classifier  # noqa: E402
 from edge_fer.runtimes.base import SUFFIXES, Classifier, read_model_info  # noqa: E402
-from edge_fer.tta import framing_views, merge_framing  # noqa: E402
+from edge_fer.tta import classify_framings  # noqa: E402
 
 
 def percentile_ms(times: list[float], q: float) -> float:
@@ -38,7 +38,7 @@ def time_predict(classifier: Classifier, batch: np.ndarray, warmup: int, runs: i
     tta = classifier.info.tta
 
     def frame() -> None:  # a frame's share of the TTA (every framing costs the same)
-        merge_framing(tta, classifier.infer(framing_views(tta, batch)), len(batch))
+        classify_framings(tta, classifier.infer, batch)
 
     for _ in range(warmup):
         frame()

@@ -16,7 +16,7 @@ from edge_fer.detectors.base import FaceDetector
 from edge_fer.runtimes.base import Classifier
 from edge_fer.schedule import FaceSchedule, ScheduleConfig
 from edge_fer.tracking import Tracker
-from edge_fer.tta import framing_views, merge_framing
+from edge_fer.tta import classify_framings
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,7 @@ class FramePipeline:
 
     def _classify(self, faces: np.ndarray, framing: list[int]) -> np.ndarray:
         """(N, r, r) faces, each in its framing -> (N, K): one plain batch for the runtime."""
-        tta = self.schedule.config.tta
-        views = framing_views(tta, faces, framing)
-        return merge_framing(tta, self.classifier.infer(views), len(faces))
+        return classify_framings(self.schedule.config.tta, self.classifier.infer, faces, framing)
 
     def analyze(self, image: np.ndarray) -> FrameResult:
         t0 = time.perf_counter()

@@ -81,8 +81,7 @@ def framing_views(tta: str, faces: np.ndarray, framing: Sequence[int] | None = N
                   ) -> np.ndarray:
     """(N, r, r) faces -> (images_per_frame*N, r, r): face i in its framing `framing[i]`
     (0: as given, the default for every face; modulo framings(tta)) at row i, and its mirror
-    at row N + i under any TTA. One frame's batch; `merge_framing` turns its results back
-    into one row a face."""
+    at row N + i under any TTA. One frame's batch (see `classify_framings`)."""
     mode = parse_tta(tta)
     if framing is None:
         framing = [0] * len(faces)
@@ -99,12 +98,15 @@ def framing_views(tta: str, faces: np.ndarray, framing: Sequence[int] | None = N
     return np.concatenate([views, views[:, :, ::-1]])
 
 
-def merge_framing(tta: str, probs: np.ndarray, n: int) -> np.ndarray:
-    """The (images_per_frame*N, K) results of a `framing_views` batch -> (N, K): a face's
-    probabilities in its framing (the mean with its mirror's under any TTA)."""
+def classify_framings(tta: str, infer: Callable[[np.ndarray], np.ndarray], faces: np.ndarray,
+                      framing: Sequence[int] | None = None) -> np.ndarray:
+    """(N, r, r) faces -> (N, K): each face's probabilities in its framing (the mean with its
+    mirror's under any TTA), from ONE call of `infer` on the `framing_views` batch: a frame's
+    share of the mode's work, as the camera loop and the profiler pay it."""
+    probs = infer(framing_views(tta, faces, framing))
     if parse_tta(tta) == "none":
         return probs
-    return _mean_over_views(probs, n)
+    return _mean_over_views(probs, len(faces))
 
 
 def apply_tta(tta: str, predict: Callable[[np.ndarray], np.ndarray],

@@ -30,7 +30,7 @@ from edge_fer.sinks import open_log
 from edge_fer.sources import open_source
 from edge_fer.sources.base import FrameSource, SourceError
 from edge_fer.tracking import Tracker, iou
-from edge_fer.tta import framing_views, merge_framing
+from edge_fer.tta import classify_framings
 
 MARGIN = 0.05  # the CLI default, used again to rebuild crops from the logged boxes
 RUN_CROP = CropConfig(margin=MARGIN, shift=HaarDetector.crop_shift)  # `run`'s, with haar
@@ -267,8 +267,8 @@ def test_zooms_are_spread_over_a_tracked_faces_frames_and_averaged_back(
             batch = prepare_faces(frames[r["frame"]], [Detection(tuple(r["box"]))],
                                   zooms.resolution, RUN_CROP, zooms.info.preprocessing)
             history = seen.setdefault(r["track_id"], [])
-            views = framing_views("zooms", batch, [len(history)])  # its n-th: framing n
-            history.append(merge_framing("zooms", zooms.infer(views), 1)[0])
+            # its n-th classification: framing n
+            history.append(classify_framings("zooms", zooms.infer, batch, [len(history)])[0])
             logged = [r["probs"][n] for n in names]
             np.testing.assert_allclose(logged, np.mean(history[-3:], axis=0), atol=2e-4)
     assert max(len(h) for h in seen.values()) >= 3, faces  # some mean covers all 3 framings

@@ -17,7 +17,7 @@ from edge_fer.preprocess import prepare_batch
 from edge_fer.runtimes import Classifier, load_classifier
 from edge_fer.runtimes.base import ModelInfo
 from edge_fer.runtimes.tflite_runtime import dequantize, quantize
-from edge_fer.tta import framing_views, framings, merge_framing, tta_views
+from edge_fer.tta import classify_framings, framing_views, framings, tta_views
 
 pytestmark = pytest.mark.slow
 
@@ -284,8 +284,7 @@ def test_a_framing_is_one_reframing_of_each_face_and_its_mirror(faces48: np.ndar
 
 def _frame(classifier: Classifier, faces: np.ndarray, framing: list[int]) -> np.ndarray:
     """What the camera loop gets for `faces` in one frame: one plain batch, merged back."""
-    tta = classifier.info.tta
-    return merge_framing(tta, classifier.infer(framing_views(tta, faces, framing)), len(faces))
+    return classify_framings(classifier.info.tta, classifier.infer, faces, framing)
 
 
 @pytest.mark.parametrize("name", ["model_int8.tflite", "model_fp32.xml"])

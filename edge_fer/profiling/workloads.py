@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from edge_fer.preprocess import Preprocessing, prepare_batch
-from edge_fer.tta import framing_views, merge_framing
+from edge_fer.tta import classify_framings
 
 if TYPE_CHECKING:
     from edge_fer.profiling.schema import SweepSettings
@@ -37,11 +37,10 @@ class ClassifierWorkload:
 
     def prepare(self, resolution: int) -> None:
         self._classifier.set_resolution(resolution)
-        faces = self._rng.integers(0, 256, (self._faces, resolution, resolution), np.uint8)
-        self._batch = framing_views(self._classifier.info.tta, faces)  # every framing costs the same
+        self._batch = self._rng.integers(0, 256, (self._faces, resolution, resolution), np.uint8)
 
-    def __call__(self) -> object:
-        return self._classifier.infer(self._batch)
+    def __call__(self) -> object:  # framing 0 for every face: every framing costs the same
+        return classify_framings(self._classifier.info.tta, self._classifier.infer, self._batch)
 
 
 Detector = Callable[[np.ndarray], object]
@@ -73,9 +72,8 @@ class PipelineWorkload:
     def __call__(self) -> object:
         self._detector(self._frame)
         crops = [self._frame[y:y + s, x:x + s] for x, y, s in self._boxes]
-        faces = prepare_batch(crops, self._resolution, self._spec)
-        tta = self._classifier.info.tta
-        return merge_framing(tta, self._classifier.infer(framing_views(tta, faces)), len(faces))
+        return classify_framings(self._classifier.info.tta, self._classifier.infer,
+                                 prepare_batch(crops, self._resolution, self._spec))
 
 
 def synthetic_frame(width: int, height: int, faces: int = 1,
