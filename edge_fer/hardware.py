@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,9 +108,8 @@ class Fingerprint:
                       python=platform.python_version())
         if runtime is None:
             return machine
-        return cls(**{**machine.machine(), "runtime": runtime,
-                      "runtime_version": runtime_version(runtime), "opencv": opencv_version(),
-                      "threads": threads})
+        return replace(machine, runtime=runtime, runtime_version=runtime_version(runtime),
+                       opencv=opencv_version(), threads=threads)
 
     def machine(self) -> dict[str, Any]:
         """Stable facts about the machine (no software): enough to tell two machines apart."""
@@ -122,8 +121,7 @@ class Fingerprint:
     def differences(self, here: Fingerprint) -> list[str]:
         """'cpu: X in the profile, Y here' for each field that differs; empty when they match."""
         out = []
-        for name in ("cpu", "cores", "arch", "os", "python", "runtime", "runtime_version",
-                     "opencv", "threads"):
+        for name in (f.name for f in fields(self) if f.name != "memory_bytes"):  # within tolerance
             mine, theirs = getattr(self, name), getattr(here, name)
             if mine != theirs:
                 out.append(f"{name}: {mine} in the profile, {theirs} here")
