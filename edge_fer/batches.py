@@ -50,7 +50,7 @@ class TrainingBatches:
         picked = (self.order(epoch) if order is None else order)[
             index * r.batch_size:(index + 1) * r.batch_size]
         rng = np.random.default_rng([r.seed, epoch, index, 1])
-        size = int(r.sizes[rng.integers(len(r.sizes))])
+        size = r.sizes[self._size_index(epoch, index, int(rng.integers(len(r.sizes))))]
         images = augment_faces(self.faces[picked], r.augment, size, rng)
         targets, weights = self.targets[picked], self.weights[picked]
         if r.erase > 0:
@@ -58,3 +58,15 @@ class TrainingBatches:
         if r.mixup > 0:
             images, targets, weights = mixup_batch(images, targets, weights, r.mixup, rng)
         return np.repeat(images[..., None], 3, axis=-1), targets, weights
+
+    def _size_index(self, epoch: int, index: int, drawn: int) -> int:
+        """The batch's size, as drawn, except that batch 1 never repeats batch 0's size.
+
+        Keras on TensorFlow fixes the input shape of a fit call from its first two batches:
+        two of one size would pin it, and the first batch of another size ends training."""
+        n = len(self.recipe.sizes)
+        if index != 1 or n == 1:
+            return drawn
+        first = int(np.random.default_rng([self.recipe.seed, epoch, 0, 1]).integers(n))
+        return (first + 1) % n if drawn == first else drawn
+

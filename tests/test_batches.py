@@ -130,6 +130,16 @@ def test_multi_resolution_batches_each_take_one_of_the_sizes() -> None:
     assert shapes == {(40, 40, 3), (56, 56, 3), (72, 72, 3)}  # 25 batches: every size drawn
 
 
+def test_the_first_two_batches_of_an_epoch_never_share_a_size() -> None:
+    """Keras on TensorFlow fixes a fit call's input shape from its first two batches."""
+    batches = _batches(40, batch_size=8, sizes=(40, 56))
+    firsts = [(batches.batch(e, 0)[0].shape[1], batches.batch(e, 1)[0].shape[1]) for e in range(20)]
+    assert all(a != b for a, b in firsts)
+    assert {a for a, _ in firsts} == {40, 56}  # batch 0 still draws either size
+    single = _batches(40, batch_size=8, sizes=(48,))
+    assert single.batch(3, 1)[0].shape[1] == 48
+
+
 def test_mismatched_faces_and_targets_are_refused() -> None:
     with pytest.raises(ValueError, match="40 faces, 39 targets"):
         TrainingBatches(_faces(40), np.zeros((39, 7)), np.ones(40),

@@ -47,17 +47,20 @@ def open_model(resources: ExitStack, model_file: str | None, arch: str | None,
         path = untrained_model(arch, runtime, progress)
         classifier = resources.enter_context(load_classifier(path, runtime, threads, tta=tta))
         return classifier, ModelIdentity(arch=arch, sha256="untrained")
-    if model_file is None:
+    if model_file is None:  # the shipped model: the export its manifest prefers here
         from edge_fer.defaults import default_model
 
-        with load_classifier(default_model(), runtime, threads) as chosen:
-            model_file = str(chosen.path)
-    inferred = runtime_for_path(model_file)
-    if runtime is not None and runtime != inferred:
-        raise UserInputError(f"{model_file}: a {inferred} model cannot run on --runtime {runtime}")
-    classifier = resources.enter_context(load_classifier(model_file, inferred, threads, tta=tta))
-    identity = ModelIdentity(arch=classifier.info.arch, sha256=sha256_file(Path(model_file)),
-                             file=Path(model_file).name)
+        classifier = resources.enter_context(
+            load_classifier(default_model(), runtime, threads, tta=tta))
+    else:
+        inferred = runtime_for_path(model_file)
+        if runtime is not None and runtime != inferred:
+            raise UserInputError(f"{model_file}: a {inferred} model cannot run on --runtime {runtime}")
+        classifier = resources.enter_context(load_classifier(model_file, inferred, threads, tta=tta))
+    loaded = classifier.path
+    assert loaded is not None  # load_classifier sets it
+    identity = ModelIdentity(arch=classifier.info.arch, sha256=sha256_file(loaded),
+                             file=loaded.name)
     return classifier, identity
 
 
