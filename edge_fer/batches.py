@@ -60,7 +60,7 @@ class TrainingBatches:
         return np.repeat(images[..., None], 3, axis=-1), targets, weights
 
     def _size_index(self, epoch: int, index: int, drawn: int) -> int:
-        """The batch's size, as drawn, except that batch 1 never repeats batch 0's size.
+        """Which of the sizes the batch takes: as drawn, except that batch 1 never repeats batch 0's.
 
         Keras on TensorFlow fixes the input shape of a fit call from its first two batches:
         two of one size would pin it, and the first batch of another size ends training."""
@@ -69,4 +69,3 @@ class TrainingBatches:
             return drawn
         first = int(np.random.default_rng([self.recipe.seed, epoch, 0, 1]).integers(n))
         return (first + 1) % n if drawn == first else drawn
-

@@ -252,7 +252,7 @@ def test_targets_mix_the_smoothed_label_with_the_teachers_probabilities() -> Non
 @pytest.mark.slow
 def test_a_multi_resolution_run_records_accuracy_at_each_size(tmp_path: Path,
                                                               fer_root: Path) -> None:
-    """Seed 2 draws one size for the first two batches of epoch 1 (before batch 1 was made to
+    """Seed 2 draws one size for the first two batches of its first epoch (before batch 1 was made to
     differ, Keras on TensorFlow pinned the input shape to it and the next size ended the run)."""
     cfg = TrainConfig(data=str(fer_root / "train"), out=str(tmp_path / "run"), resolution=48,
                       resolutions=(32, 64), epochs=1, batch_size=32, limit=200, augment="light",
