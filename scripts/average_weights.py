@@ -93,10 +93,13 @@ def main() -> int:
     # epoch is recorded then (the mean's own validation follows).
     card["averaged_from"] = [{"run": str(run), "command": c.get("command"),
                               "weights_init": c.get("weights_init"),
-                              "epoch": c["training"]["epochs_run"] if args.last
+                              # a mean itself (e.g. the shipped default) has no epochs
+                              "epoch": None if "averaged_from" in c
+                              else c["training"]["epochs_run"] if args.last
                               else c["training"]["best_epoch"],
                               # best by validation, or last (--last; or nothing held out)
-                              "epoch_taken": "last" if args.last or c["validation"] is None
+                              "epoch_taken": "mean" if "averaged_from" in c
+                              else "last" if args.last or c["validation"] is None
                               else "best",
                               "validation": ({k: c["validation"][k]
                                               for k in ("accuracy", "macro_f1")}

@@ -94,15 +94,25 @@ def main() -> int:
     ap.add_argument("--validation-from", type=Path, metavar="DIR",
                     help="for a model trained on every face (--val-fraction 0): its twin, the "
                          "same recipe with faces held out, whose validation the card reports")
+    ap.add_argument("--no-validation", metavar="REASON",
+                    help="for a fine-tune whose starting weights saw every face (nothing is "
+                         "held out, so no twin exists): why it ships, and what chose it, in "
+                         "a sentence the card prints where validation would be")
     args = ap.parse_args()
+    if args.no_validation is not None and args.validation_from:
+        sys.exit("ship_default: --no-validation and --validation-from: give one")
+    if args.no_validation is not None and not args.no_validation.strip():
+        sys.exit("ship_default: --no-validation: give the reason as a sentence")
     model, card = args.run_dir / "model.keras", args.run_dir / "model.card.json"
     twin = args.validation_from / "model.card.json" if args.validation_from else None
     for f in (model, card, *([twin] if twin else [])):
         if not f.exists():
             sys.exit(f"ship_default: {f}: not found")
-    if load_card_data(card).get("validation") is None and twin is None:
+    if load_card_data(card).get("validation") is None and twin is None \
+            and args.no_validation is None:
         sys.exit(f"ship_default: {card}: trained on every face (no validation); give "
-                 "--validation-from the same recipe's run with faces held out")
+                 "--validation-from the same recipe's run with faces held out, or "
+                 "--no-validation REASON for a fine-tune of a model that saw every face")
     args.twin_validation = load_card_data(twin).get("validation") if twin else None
     if twin and args.twin_validation is None:
         sys.exit(f"ship_default: {twin}: has no validation either (trained on every face); "
@@ -139,7 +149,9 @@ def _ship(args: argparse.Namespace, model: Path, card: Path) -> None:
     staged = (DEST / "model.keras").relative_to(REPO)  # the manifest records this path
     _strip_optimizer(model, REPO / staged)
     card_data = dict(load_card_data(card), tta=args.tta)
-    if card_data.get("validation") is None:  # a refit on every face: its twin's stands in
+    if args.no_validation is not None:
+        card_data["no_validation"] = args.no_validation
+    elif card_data.get("validation") is None:  # a refit on every face: its twin's stands in
         card_data["validation_of_twin"] = {"run": str(args.validation_from),
                                            "metrics": args.twin_validation}
     (DEST / "model.card.json").write_text(json.dumps(card_data, indent=2) + "\n")
@@ -272,7 +284,9 @@ def _how_trained(card: dict) -> list[str]:
     lines = ["The mean of the weights of these runs (`scripts/average_weights.py`):",
              "", "```bash",
              *[r["command"] for r in runs], card["command"], "```", ""]
-    lines += [f"- `{r['run']}`: {r['epoch_taken']} epoch {r['epoch']}"
+    lines += [f"- `{r['run']}`: "
+              + ("a mean of runs (its MODEL_CARD.md)" if r["epoch_taken"] == "mean"
+                 else f"{r['epoch_taken']} epoch {r['epoch']}")
               + (f", validation {r['validation']['accuracy']:.1%} / "
                  f"{r['validation']['macro_f1']:.3f}" if r["validation"] else "")
               for r in runs]
@@ -310,11 +324,18 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
     hw, val = card["hardware"], card["validation"]
     held_out = f"{val['n']} faces held out for validation" if val else "every face trained on"
     val_title = "Validation (selects the epoch)"
-    if val is None:  # a refit on every face: its held-out twin's validation stands in
+    test_use = "scored once, never used for selection"
+    if card.get("no_validation"):  # nothing held out: the card says why, and what chose it
+        val_lines = ["## No validation", "", card["no_validation"], ""]
+        test_use = "see No validation for what it chose"
+    elif val is None:  # a refit on every face: its held-out twin's validation stands in
         twin = card["validation_of_twin"]
         val = twin["metrics"]
         val_title = (f"Validation of the same recipe with {val['n']} faces held out "
                      f"(`{twin['run']}`; this model trained on those faces too)")
+    if not card.get("no_validation"):
+        val_lines = [f"## {val_title}: accuracy {val['accuracy']:.1%}, macro-F1 "
+                     f"{val['macro_f1']:.3f}", "", *_metrics_table(val), ""]
     lines = ["# The default model", ""]
     if args.note:
         lines += [args.note, ""]
@@ -353,9 +374,8 @@ def _write_model_card(card: dict, manifest: dict, test: dict, float_test: dict,
         f"On test, the float Keras model (same TTA) scores accuracy {float_test['accuracy']:.1%}, "
         f"macro-F1 {float_test['macro_f1']:.3f}; the shipped export {test['accuracy']:.1%}, "
         f"{test['macro_f1']:.3f}.", "",
-        f"## {val_title}: accuracy {val['accuracy']:.1%}, macro-F1 "
-        f"{val['macro_f1']:.3f}", "", *_metrics_table(val), "",
-        f"## Test ({args.test}, scored once, never used for selection): accuracy "
+        *val_lines,
+        f"## Test ({args.test}, {test_use}): accuracy "
         f"{test['accuracy']:.1%}, macro-F1 {test['macro_f1']:.3f}", "",
         "```bash", f"edge-fer evaluate --data {args.test} --json m.json", "```", "",
         *_metrics_table(test), "", *_confusion(test), "",

@@ -95,3 +95,18 @@ def test_last_averages_the_last_epochs_and_scores_the_mean(tiny_model: Path, tmp
     assert [(r["epoch_taken"], r["validation"]) for r in card["averaged_from"]] == [("last", None)] * 2
     assert card["command"].endswith("--last")
     assert 0.0 <= card["validation"]["accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_a_mean_can_be_averaged_with_a_run(tiny_model: Path, tmp_path: Path) -> None:
+    """The shipped default is a mean: averaging a fine-tune of it with it must work."""
+    a = _copy_run(tiny_model, tmp_path / "a")
+    b = _copy_run(tiny_model, tmp_path / "b", shift=0.02)
+    assert _run(tmp_path / "soup", a, b).returncode == 0
+    c = _copy_run(tiny_model, tmp_path / "c", shift=0.04)
+    done = _run(tmp_path / "soup2", c, tmp_path / "soup")
+    assert done.returncode == 0, done.stderr[-2000:]
+    card = json.loads((tmp_path / "soup2" / "model.card.json").read_text())
+    taken = [(r["run"], r["epoch_taken"], r["epoch"]) for r in card["averaged_from"]]
+    assert taken[1] == (str(tmp_path / "soup"), "mean", None)
+    assert taken[0][1] == "best"

@@ -34,3 +34,18 @@ def test_a_model_trained_on_every_face_needs_its_held_out_twin(tiny_model: Path,
     assert done.returncode != 0
     assert f"{run / 'model.card.json'}: has no validation either" in done.stderr
     assert sorted(p.name for p in DEFAULT.iterdir()) == before
+
+
+def test_no_validation_needs_a_reason_and_excludes_a_twin(tiny_model: Path,
+                                                          tmp_path: Path) -> None:
+    run = tiny_model.parent
+    before = sorted(p.name for p in DEFAULT.iterdir())
+    for extra, message in ((["--no-validation", " "], "--no-validation: give the reason"),
+                           (["--no-validation", "why", "--validation-from", str(run)],
+                            "--no-validation and --validation-from: give one")):
+        done = subprocess.run([sys.executable, "scripts/ship_default.py", str(run),
+                               "--test", str(tmp_path), *extra], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0
+        assert message in done.stderr
+        assert sorted(p.name for p in DEFAULT.iterdir()) == before
