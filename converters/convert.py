@@ -7,6 +7,7 @@ given, verification faces are drawn from the calibration folder minus the calibr
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from edge_fer.manifest import MANIFEST_NAME, Artifact, Manifest, Verification, s
 from edge_fer.preprocess import prepare_batch
 from edge_fer.runtimes.base import RUNTIMES, Classifier, ModelInfo, read_model_info
 from edge_fer.runtimes.keras_runtime import load_keras_model
+from edge_fer.validate import MAX_RESOLUTION, MIN_RESOLUTION
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,10 @@ class ConvertConfig:
     # Runtimes that also load the exports of another runtime (OpenVINO reads .tflite): each
     # such file is verified through them too and listed once per runtime that passed.
     also_runtimes: tuple[str, ...] = ()
+    # Further sizes to export for, each with batch norm re-estimated there on `bn_faces`
+    # faces of the calibration data (a network trained at several sizes: edge_fer/batchnorm.py).
+    resolutions: tuple[int, ...] = ()
+    bn_faces: int = 2048
 
 
 @dataclass(frozen=True)
@@ -72,28 +78,90 @@ class Faces:
 
 
 def convert(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> ConvertResult:
-    """Export every chosen format, verify each through its runtime, write the manifest."""
+    """Export every chosen format (at the card's size, then at each of `cfg.resolutions` with
+    batch norm re-estimated there), verify each through its runtime, write the manifest."""
     if cfg.model.suffix.lower() not in (".keras", ".h5"):
         raise UserInputError(f"{cfg.model}: convert takes a Keras model (.keras), "
                              f"got '{cfg.model.suffix}'")
     info = read_model_info(cfg.model)
     if cfg.tta is not None:
         info = replace(info, tta=cfg.tta)
+    sizes = _per_size(cfg, info)
     manifest_file = cfg.out / MANIFEST_NAME
     # Read an existing manifest first: a corrupt one stops us before any work or overwrite.
     previous = Manifest.load(manifest_file) if manifest_file.exists() else Manifest(())
-    calibration, verification = _select_faces(cfg, info)
-    echo(f"model: {cfg.model} ({info.arch}, {info.resolution} px, tta {info.tta}); verifying on "
-         f"{len(verification.labels)} faces from {verification.source}")
+    pool = load_dataset(cfg.calibration or _training_data(cfg.model)) if sizes else None
     source_sha = sha256_file(cfg.model)
-    keras_model = load_keras_model(cfg.model)
-    reference = _reference(cfg.model, info, verification.faces)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    artifacts: list[Artifact] = []
-    failures: list[str] = []
+    done = _Done(previous, manifest_file)
+    _convert_at(cfg, cfg.model, info, source_sha, "", {}, done, echo)
+    for resolution in sizes:
+        assert pool is not None
+        with tempfile.TemporaryDirectory(prefix="edge-fer-bn-") as tmp:
+            model, note = _reestimated(cfg, info, pool, resolution, Path(tmp), echo)
+            _convert_at(cfg, model, replace(info, resolution=resolution), source_sha,
+                        f"_{resolution}px", {"batch_norm": note}, done, echo)
+    return ConvertResult(manifest_file, tuple(done.artifacts), tuple(done.failures))
+
+
+@dataclass
+class _Done:
+    """What a conversion has written so far; the manifest is saved after every file, so if a
+    later export fails, the finished ones stay listed."""
+
+    previous: Manifest
+    manifest_file: Path
+    artifacts: list[Artifact] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, new: list[Artifact], source: Path) -> None:
+        self.artifacts += new
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.previous.merged(self.artifacts, str(source), created).save(self.manifest_file)
+
+
+def _per_size(cfg: ConvertConfig, info: ModelInfo) -> tuple[int, ...]:
+    """`cfg.resolutions` less the card's own size (its export is the model as it is)."""
+    if cfg.resolutions and not cfg.formats:
+        raise UserInputError("--resolutions needs a format to export")
+    for r in cfg.resolutions:
+        if not MIN_RESOLUTION <= r <= MAX_RESOLUTION:
+            raise UserInputError(f"--resolutions: {r} px is outside {MIN_RESOLUTION}.."
+                                 f"{MAX_RESOLUTION}")
+    return tuple(sorted({r for r in cfg.resolutions if r != info.resolution}))
+
+
+def _reestimated(cfg: ConvertConfig, info: ModelInfo, pool: FaceDataset, resolution: int,
+                 tmp: Path, echo: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
+    """The model with batch norm re-estimated at `resolution`, saved in `tmp`, and a note of how."""
+    from edge_fer.batchnorm import reestimate
+
+    faces = pool.subset(stratified_sample(pool.labels, min(cfg.bn_faces, len(pool)), cfg.seed))
+    model = load_keras_model(cfg.model)
+    layers = reestimate(model, faces.images, resolution, info.preprocessing)
+    if layers == 0:
+        raise UserInputError(f"{cfg.model}: no batch-norm layers, so --resolutions would export "
+                             "the same network again; convert once and run it at any size")
+    path = tmp / cfg.model.name
+    model.save(path)
+    echo(f"{resolution} px: batch norm of {layers} layers re-estimated on {len(faces.labels)} "
+         f"faces from {faces.source}")
+    return path, {"resolution": resolution, "faces": len(faces.labels), "data": faces.source,
+                  "seed": cfg.seed, "layers": layers}
+
+
+def _convert_at(cfg: ConvertConfig, model_file: Path, info: ModelInfo, source_sha: str,
+                tag: str, extra: dict[str, Any], done: _Done,
+                echo: Callable[[str], None]) -> None:
+    """Every chosen format of `model_file` at `info.resolution`, named model_<variant><tag>."""
+    calibration, verification = _select_faces(cfg, info)
+    echo(f"model: {model_file} ({info.arch}, {info.resolution} px, tta {info.tta}); verifying on "
+         f"{len(verification.labels)} faces from {verification.source}")
+    keras_model = load_keras_model(model_file)
+    reference = _reference(model_file, info, verification.faces)
     for fmt in cfg.formats:
         t0 = time.monotonic()
-        options: dict[str, Any] = {"io_dtype": cfg.io_dtype}
+        options: dict[str, Any] = {"io_dtype": cfg.io_dtype, "tag": tag}
         if calibration is not None:
             options["calibration"] = calibration.faces
         path, check = _export_and_verify(fmt, keras_model, cfg, info, options, verification,
@@ -112,14 +180,14 @@ def convert(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> Conve
                     break
             options["failed_attempts"] = attempts
         if not check.passed:
-            failures.append(failure_message(fmt.key, check, fmt.quantized, cfg.thresholds))
-        artifacts.append(_artifact(fmt, path, info, source_sha, check, cfg, calibration, options))
-        artifacts += _cross_verified(artifacts[-1], cfg, info, verification, reference, echo)
-        # Saved after every file: if a later export fails, the finished ones stay listed.
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        previous.merged(artifacts, str(cfg.model), created).save(manifest_file)
+            done.failures.append(failure_message(f"{fmt.key} at {info.resolution} px" if tag
+                                                 else fmt.key, check, fmt.quantized,
+                                                 cfg.thresholds))
+        artifact = _artifact(fmt, path, info, source_sha, check, cfg, calibration,
+                             {**options, **extra})
+        done.add([artifact, *_cross_verified(artifact, cfg, info, verification, reference,
+                                             echo)], cfg.model)
         echo(f"exported {fmt.key} -> {path.name} ({time.monotonic() - t0:.0f} s)")
-    return ConvertResult(manifest_file, tuple(artifacts), tuple(failures))
 
 
 def _export_and_verify(fmt: ExportFormat, keras_model: Any, cfg: ConvertConfig, info: ModelInfo,
@@ -251,6 +319,8 @@ def _artifact(fmt: ExportFormat, path: Path, info: ModelInfo, source_sha: str,
         options = {"io_dtype": inp.dtype, "calibration_faces": len(calibration.labels),
                    "calibration_data": calibration.source, "calibration_seed": cfg.seed}
         options.update({k: v for k, v in used.items() if k in ("float_from", "failed_attempts")})
+    if "batch_norm" in used:
+        options["batch_norm"] = used["batch_norm"]
     return Artifact(
         format=fmt.key, runtime=fmt.runtime, file=path.name, sha256=sha256_file(path),
         size=path.stat().st_size + sum(p.stat().st_size for p in extra),

@@ -32,16 +32,21 @@ class ExportFormat:
 
     @property
     def file_name(self) -> str:
-        return f"model_{self.variant}{self.suffix}"
+        return self.file_name_for("")
+
+    def file_name_for(self, tag: str) -> str:
+        """model_<variant><tag><suffix>: tag "_48px" names an export for another size."""
+        return f"model_{self.variant}{tag}{self.suffix}"
 
     def _module(self) -> Any:
         return importlib.import_module(self.exporter.split(":")[0])
 
-    def export(self, keras_model: Any, out_dir: Path, **options: Any) -> Path:
+    def export(self, keras_model: Any, out_dir: Path, tag: str = "", **options: Any) -> Path:
         """Write this format into `out_dir`; options this format does not take are dropped."""
         function = getattr(self._module(), self.exporter.split(":")[1])
         kwargs = {k: v for k, v in options.items() if k in self.options}
-        return Path(function(keras_model, out_dir / self.file_name, self.variant, **kwargs))
+        return Path(function(keras_model, out_dir / self.file_name_for(tag), self.variant,
+                             **kwargs))
 
     def describe(self, path: Path) -> tuple[TensorSpec, TensorSpec]:
         result: tuple[TensorSpec, TensorSpec] = self._module().describe(path)

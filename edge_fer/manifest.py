@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_fer import validate
-from edge_fer.accuracy import AccuracyTable, read_optional
+from edge_fer.accuracy import AccuracyPoint, AccuracyTable, read_optional
 from edge_fer.errors import ModelError
 from edge_fer.jsonfile import DocumentType, save_json
 from edge_fer.model_info import ModelInfo
@@ -163,13 +163,37 @@ class Manifest:
     def find(self, file_name: str) -> Artifact | None:
         return next((a for a in self.artifacts if a.file == file_name), None)
 
-    def preferred(self, runtime: str | None = None) -> list[Artifact]:
-        """Verified artifacts (of `runtime`, if given), best first by PREFERENCE."""
+    def preferred(self, runtime: str | None = None,
+                  resolution: int | None = None) -> list[Artifact]:
+        """Verified artifacts (of `runtime`, if given), best first by PREFERENCE.
+
+        Within one format, exports made for several sizes (`convert --resolutions`) are ranked
+        for `resolution`: the best expected accuracy there by their own tables, then the
+        nearest size; without a resolution the model's own export (not a per-size one) leads.
+        """
         rank = {key: i for i, key in enumerate(PREFERENCE)}
         usable = (a for a in self.artifacts
                   if (a.verification is None or a.verification.passed)
                   and (runtime is None or a.runtime == runtime))
-        return sorted(usable, key=lambda a: rank.get(a.format, len(rank)))
+        return sorted(usable, key=lambda a: (rank.get(a.format, len(rank)),
+                                             *_fitness(a, resolution)))
+
+    def accuracy_for(self, chosen: Artifact) -> AccuracyTable | None:
+        """The accuracy a device can expect from `chosen`'s format and runtime when each size
+        loads its best export (as `preferred` ranks them): per size and TTA, the best of
+        their tables. `chosen`'s own table when it has no per-size siblings to merge with."""
+        siblings = [a for a in self.preferred(chosen.runtime) if a.format == chosen.format]
+        tables = [a.accuracy for a in siblings if a.accuracy is not None]
+        if len(tables) < 2 or len({(t.split, t.data) for t in tables}) > 1:
+            return chosen.accuracy
+        best: dict[tuple[int, str], AccuracyPoint] = {}
+        for table in tables:
+            for p in table.rows:
+                held = best.get((p.resolution, p.tta))
+                if held is None or p.accuracy > held.accuracy:
+                    best[(p.resolution, p.tta)] = p
+        return AccuracyTable(tables[0].split, min(t.faces for t in tables),
+                             tuple(best.values()), tables[0].data)
 
     def merged(self, new: list[Artifact], source: str, created: str) -> Manifest:
         """This manifest with `new` replacing entries for the same files (others are kept)."""
@@ -203,6 +227,18 @@ class Manifest:
     @classmethod
     def load(cls, path: str | Path) -> Manifest:
         return cls.from_dict(MANIFEST.read(path), str(path))
+
+
+def _fitness(artifact: Artifact, resolution: int | None) -> tuple[bool, float, int]:
+    """Sort key of an export for `resolution` within its format (lower is better): measured
+    there before not, then the best expected accuracy, then the nearest size."""
+    if resolution is None:
+        return (False, 0.0, int("batch_norm" in artifact.options))
+    table, expected = artifact.accuracy, None
+    if table is not None:
+        tta = table.ranking_tta(artifact.tta)
+        expected = table.expected(resolution, tta) if tta is not None else None
+    return (expected is None, -(expected or 0.0), abs(artifact.resolution - resolution))
 
 
 def load_manifest_data(path: str | Path) -> dict[str, Any]:

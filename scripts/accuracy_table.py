@@ -42,19 +42,25 @@ def main(argv: list[str] | None = None) -> int:
     preferred = manifest.preferred()
     if not preferred:
         sys.exit(f"accuracy_table: {manifest_file}: no verified export")
-    artifact = preferred[0]
-    ttas = list(dict.fromkeys(artifact.tta if t == "model" else t for t in args.tta.split(",")))
+    ttas = list(dict.fromkeys(preferred[0].tta if t == "model" else t
+                              for t in args.tta.split(",")))
     unknown = [t for t in ttas if t not in TTA_MODES]
     if unknown:
         sys.exit(f"accuracy_table: --tta: unknown mode {unknown[0]!r}")
     data = load_dataset(args.data, limit=args.limit)
-    print(f"{args.folder / artifact.file}: {len(data)} faces, sizes {args.sizes}, tta {ttas}")
-    table = accuracy_table(args.folder / artifact.file, data, args.sizes, ttas, args.split,
-                           artifact.runtime, args.threads, progress=print)
-    updated = [replace(a, accuracy=table) if a.file == artifact.file else a
-               for a in manifest.artifacts]
-    replace(manifest, artifacts=tuple(updated)).save(manifest_file)
-    print(f"wrote the table into {manifest_file} ({artifact.file})")
+    # Every export of the preferred format: per-size exports (convert --resolutions) each get
+    # their own table, which the profile and the loader compare size by size.
+    files = list(dict.fromkeys(a.file for a in preferred if a.format == preferred[0].format))
+    sizes = tuple(sorted({*args.sizes, *(a.resolution for a in preferred if a.file in files)}))
+    for file in files:
+        artifact = next(a for a in preferred if a.file == file)
+        print(f"{args.folder / file}: {len(data)} faces, sizes {sizes}, tta {ttas}")
+        table = accuracy_table(args.folder / file, data, sizes, ttas, args.split,
+                               artifact.runtime, args.threads, progress=print)
+        manifest = replace(manifest, artifacts=tuple(
+            replace(a, accuracy=table) if a.file == file else a for a in manifest.artifacts))
+        manifest.save(manifest_file)
+        print(f"wrote the table into {manifest_file} ({file})")
     return 0
 
 

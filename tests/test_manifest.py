@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from edge_fer.accuracy import AccuracyTable
 from edge_fer.classes import CLASS_NAMES
 from edge_fer.defaults import DEFAULT_MODEL_DIR
 from edge_fer.errors import ModelError
@@ -118,3 +120,40 @@ def test_bad_manifests_give_one_line_errors_naming_the_file(tmp_path: Path, edit
         read_model_info(tmp_path / "model_int8.tflite")
     text = str(e.value)
     assert text.startswith(str(path)) and message in text and "\n" not in text, text
+
+
+def _table(points: dict[int, float]) -> AccuracyTable:
+    return AccuracyTable.from_dict(
+        {"split": "test", "faces": 100, "rows": [
+            {"resolution": r, "tta": "none", "accuracy": a, "macro_f1": a - 0.05}
+            for r, a in points.items()]}, "t.json: accuracy")
+
+
+def _per_size(tmp_path: Path) -> Manifest:
+    """A model's own export at 64 px and one made for 48 px (`convert --resolutions 48`),
+    listed per-size first, as a later conversion into the same folder leaves them."""
+    own = replace(_artifact(tmp_path), accuracy=_table({48: 0.55, 64: 0.66, 96: 0.60}))
+    small = replace(_artifact(tmp_path, "model_int8_48px.tflite", b"48"), resolution=48,
+                    options={"batch_norm": {"resolution": 48}},
+                    accuracy=_table({48: 0.60, 64: 0.62}))
+    return Manifest((small, own))
+
+
+def test_per_size_exports_are_ranked_by_their_accuracy_at_the_asked_size(tmp_path: Path) -> None:
+    manifest = _per_size(tmp_path)
+    first = {r: manifest.preferred("tflite", r)[0].file for r in (48, 56, 64, 96)}
+    assert first == {48: "model_int8_48px.tflite", 56: "model_int8_48px.tflite",  # .61 > .605
+                     64: "model_int8.tflite", 96: "model_int8.tflite"}
+    assert manifest.preferred("tflite")[0].file == "model_int8.tflite"  # no size: the model's own
+    assert manifest.preferred("tflite", 300)[0].file == "model_int8.tflite"  # no table: nearest
+
+
+def test_the_expected_accuracy_of_per_size_exports_is_the_best_of_their_tables(tmp_path: Path,
+                                                                            ) -> None:
+    manifest = _per_size(tmp_path)
+    merged = manifest.accuracy_for(manifest.find("model_int8.tflite"))
+    assert merged is not None
+    assert {(p.resolution, p.accuracy) for p in merged.rows} == {(48, 0.60), (64, 0.66),
+                                                                 (96, 0.60)}
+    alone = Manifest((manifest.artifacts[1],))
+    assert alone.accuracy_for(alone.artifacts[0]) == manifest.artifacts[1].accuracy

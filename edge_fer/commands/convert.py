@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from edge_fer.converters.formats import FORMATS
-from edge_fer.options import tta_option
+from edge_fer.options import parse_ints, tta_option
 
 
 @click.command("convert", short_help="Export a Keras model to TFLite/OpenVINO, verified.")
@@ -40,6 +40,13 @@ from edge_fer.options import tta_option
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the face samples.")
 @tta_option(model=None, note="Every export records it and is verified with it "
                              "[default: the model card's, none when it names none].")
+@click.option("--resolutions", metavar="PX,...",
+              callback=lambda ctx, param, value: parse_ints(value, param),
+              help="Also export for each of these sizes, with the network's batch-norm "
+                   "statistics re-estimated there (a network trained at several sizes: one "
+                   "folded export per size, named model_<variant>_<PX>px; docs/convert.md).")
+@click.option("--bn-faces", default=2048, show_default=True, type=click.IntRange(min=2),
+              help="Faces of --calibration that re-estimate batch norm for --resolutions.")
 @click.option("--also-runtime", "also_runtimes", multiple=True, type=click.Choice(["openvino"]),
               help="Verify the TFLite exports through this runtime too (OpenVINO reads .tflite) "
                    "and list them for it, so a device with only that runtime runs them. With "
@@ -47,8 +54,8 @@ from edge_fer.options import tta_option
 def command(model: Path, formats: str, out: Path, calibration: Path | None,
             calibration_samples: int, verify_data: Path | None, samples: int,
             io_dtype: str | None, int8_fallback: str | None, min_agreement: float,
-            max_int8_drop: float, seed: int, tta: str | None,
-            also_runtimes: tuple[str, ...]) -> None:
+            max_int8_drop: float, seed: int, tta: str | None, resolutions: tuple[int, ...],
+            bn_faces: int, also_runtimes: tuple[str, ...]) -> None:
     """Export a Keras model to TFLite/OpenVINO, verify each, write a manifest.
 
     Exits 1 when an export fails verification (the manifest still records its figures).
@@ -73,7 +80,8 @@ def command(model: Path, formats: str, out: Path, calibration: Path | None,
         calibration_samples=calibration_samples, verify_data=verify_data, samples=samples,
         io_dtype=io_dtype or "uint8", int8_fallback=fallback,
         thresholds=Thresholds(min_agreement / 100, max_int8_drop / 100), seed=seed, tta=tta,
-        also_runtimes=also_runtimes)
+        also_runtimes=also_runtimes, resolutions=resolutions,
+        bn_faces=bn_faces)
     result = (add_runtimes if only_verify else convert)(cfg, echo=click.echo)
     click.echo(f"\n{'format':<14} {'file':<20} {'size MB':>8} {'agree %':>8} {'max diff':>9} "
                f"{'acc %':>6} {'keras %':>8}  check")

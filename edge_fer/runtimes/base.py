@@ -187,15 +187,20 @@ def _load_from_manifest(path: Path, runtime: str | None, threads: int | None,
                         resolution: int | None, tta: str | None, batch: int | None,
                         ) -> Classifier:
     """The first of the manifest's preferred exports whose runtime is installed here."""
-    candidates = Manifest.load(path).preferred(runtime)
+    manifest = Manifest.load(path)
+    candidates = manifest.preferred(runtime, resolution)
     if not candidates:
         raise ModelError(f"{path}: no verified model" + (f" for the {runtime} runtime" if runtime else ""))
     missing: list[MissingDependencyError] = []
     for artifact in candidates:
         try:
-            return load_classifier(validate.inside(path.parent, artifact.file, str(path)),
-                                   artifact.runtime, threads, resolution, tta, batch)
+            classifier = load_classifier(validate.inside(path.parent, artifact.file, str(path)),
+                                         artifact.runtime, threads, resolution, tta, batch)
         except MissingDependencyError as e:
             missing.append(e)
+            continue
+        # What each size expects when it loads its own export (per-size exports of one model).
+        classifier.info = replace(classifier.info, accuracy=manifest.accuracy_for(artifact))
+        return classifier
     installs = " or ".join(dict.fromkeys(pip_install(f"edge-fer[{e.extra}]") for e in missing))
     raise UserInputError(f"{path}: no runtime installed for any of its models; {installs}")
