@@ -24,7 +24,7 @@ from edge_fer.converters.verify import Thresholds, compare, failure_message, pre
 from edge_fer.data import FaceDataset, load_dataset, stratified_sample
 from edge_fer.errors import UserInputError
 from edge_fer.manifest import MANIFEST_NAME, Artifact, Manifest, Verification, sha256_file
-from edge_fer.preprocess import prepare_batch
+from edge_fer.preprocess import prepare_batch, to_model_input
 from edge_fer.runtimes.base import RUNTIMES, Classifier, ModelInfo, read_model_info
 from edge_fer.runtimes.keras_runtime import load_keras_model
 from edge_fer.validate import MAX_RESOLUTION, MIN_RESOLUTION
@@ -42,6 +42,10 @@ class ConvertConfig:
     formats: tuple[ExportFormat, ...]
     calibration: Path | None = None  # default: the training data named in the model card
     calibration_samples: int = 500
+    # Share of calibration faces left out: those whose features (the classifier's input) reach
+    # furthest. A handful of faces can drive the last stage ~100x past the median face; with one
+    # int8 scale per tensor, everyone else's features then round to nothing.
+    calibration_trim: float = 0.02
     verify_data: Path | None = None  # default: other faces of the calibration folder
     samples: int = 500
     io_dtype: str = "uint8"
@@ -159,6 +163,8 @@ def _convert_at(cfg: ConvertConfig, model_file: Path, info: ModelInfo, source_sh
          f"{len(verification.labels)} faces from {verification.source}")
     keras_model = load_keras_model(model_file)
     reference = _reference(model_file, info, verification.faces)
+    if calibration is not None:
+        calibration = _trimmed(keras_model, calibration, cfg.calibration_trim)
     for fmt in cfg.formats:
         t0 = time.monotonic()
         options: dict[str, Any] = {"io_dtype": cfg.io_dtype, "tag": tag}
@@ -297,6 +303,21 @@ def _training_data(model: Path) -> Path:
     return path
 
 
+def _trimmed(keras_model: Any, calibration: Faces, share: float) -> Faces:
+    """`calibration` less the `share` of faces with the largest features (|max| of what the last
+    layer takes), the outliers that would set the int8 ranges of the network's last stage."""
+    drop = int(len(calibration.labels) * share)
+    if drop == 0:
+        return calibration
+    from edge_fer.runtimes.keras_runtime import import_keras
+
+    features = import_keras().Model(keras_model.inputs, keras_model.layers[-1].input)
+    reach = np.abs(np.asarray(features.predict(to_model_input(calibration.faces), batch_size=64,
+                                               verbose=0))).reshape(len(calibration.faces), -1)
+    keep = np.sort(np.argsort(reach.max(axis=1), kind="stable")[:len(reach) - drop])
+    return Faces(calibration.faces[keep], calibration.labels[keep], calibration.source)
+
+
 def _reference(model: Path, info: ModelInfo, faces: np.ndarray) -> np.ndarray:
     """Keras' probabilities under the same `info` (TTA included) as every export is run with."""
     with _open("keras", model, info) as keras_classifier:
@@ -317,7 +338,8 @@ def _artifact(fmt: ExportFormat, path: Path, info: ModelInfo, source_sha: str,
     options: dict[str, Any] = {}
     if fmt.quantized and calibration is not None:
         options = {"io_dtype": inp.dtype, "calibration_faces": len(calibration.labels),
-                   "calibration_data": calibration.source, "calibration_seed": cfg.seed}
+                   "calibration_data": calibration.source, "calibration_seed": cfg.seed,
+                   "calibration_trim": cfg.calibration_trim}
         options.update({k: v for k, v in used.items() if k in ("float_from", "failed_attempts")})
     if "batch_norm" in used:
         options["batch_norm"] = used["batch_norm"]

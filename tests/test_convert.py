@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from edge_fer.cli import cli
 from edge_fer.converters.formats import FORMATS, check_options, get_format, parse_formats
 from edge_fer.converters.verify import Thresholds, compare, failure_message, raise_if_failed
+from edge_fer.data import load_dataset
 from edge_fer.defaults import DEFAULT_MODEL_DIR
 from edge_fer.errors import CheckFailed, UserInputError
 from edge_fer.manifest import Manifest, sha256_file
@@ -285,3 +286,25 @@ def test_formats_none_without_also_runtime_is_refused(tmp_path: Path) -> None:
     result = invoke(["convert", "--model", str(DEFAULT_KERAS), "--out", str(tmp_path),
                      "--formats", "none"])
     assert result.exit_code == 2 and "--also-runtime" in result.output
+
+
+def test_calibration_leaves_out_the_faces_whose_features_reach_furthest(
+        tiny_model: Path, fer_root: Path) -> None:
+    from edge_fer.converters.convert import Faces, _trimmed
+    from edge_fer.preprocess import prepare_batch, to_model_input
+    from edge_fer.runtimes.keras_runtime import import_keras, load_keras_model
+
+    model = load_keras_model(tiny_model)
+    data = load_dataset(fer_root / "train", limit=50, seed=5)
+    faces = Faces(prepare_batch(data.images, 32), data.labels, "train")
+    features = import_keras().Model(model.inputs, model.layers[-1].input)
+    reach = np.abs(np.asarray(features(to_model_input(faces.faces)))).max(axis=1)
+    outliers = set(np.argsort(reach)[-5:].tolist())
+
+    kept = _trimmed(model, faces, 0.1)
+
+    assert len(kept.labels) == 45
+    rows = [next(i for i in range(50) if np.array_equal(faces.faces[i], f)) for f in kept.faces]
+    assert rows == sorted(set(range(50)) - outliers)  # the five furthest gone, order kept
+    np.testing.assert_array_equal(kept.labels, faces.labels[rows])
+    assert _trimmed(model, faces, 0.01) is faces  # under one face: nothing left out

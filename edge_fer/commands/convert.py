@@ -22,6 +22,10 @@ from edge_fer.options import parse_ints, tta_option
                    "[default: the training data named in the model card].")
 @click.option("--calibration-samples", default=500, show_default=True,
               type=click.IntRange(min=1), help="Faces used to calibrate int8.")
+@click.option("--calibration-trim", default=0.02, show_default=True,
+              type=click.FloatRange(0, 0.5, max_open=True),
+              help="Share of the calibration faces left out: those whose features reach "
+                   "furthest, which would set the int8 ranges for everyone (docs/convert.md).")
 @click.option("--verify-data", type=click.Path(exists=True, path_type=Path),
               help="Labelled faces to verify on [default: other faces of --calibration].")
 @click.option("--samples", default=500, show_default=True, type=click.IntRange(min=1),
@@ -52,7 +56,8 @@ from edge_fer.options import parse_ints, tta_option
                    "and list them for it, so a device with only that runtime runs them. With "
                    "--formats none: only verify the exports already in OUT (same faces).")
 def command(model: Path, formats: str, out: Path, calibration: Path | None,
-            calibration_samples: int, verify_data: Path | None, samples: int,
+            calibration_samples: int, calibration_trim: float, verify_data: Path | None,
+            samples: int,
             io_dtype: str | None, int8_fallback: str | None, min_agreement: float,
             max_int8_drop: float, seed: int, tta: str | None, resolutions: tuple[int, ...],
             bn_faces: int, also_runtimes: tuple[str, ...]) -> None:
@@ -77,7 +82,8 @@ def command(model: Path, formats: str, out: Path, calibration: Path | None,
         if layer.strip() and layer.strip().lower() != "none")
     cfg = ConvertConfig(
         model=model, out=out, formats=tuple(chosen), calibration=calibration,
-        calibration_samples=calibration_samples, verify_data=verify_data, samples=samples,
+        calibration_samples=calibration_samples, calibration_trim=calibration_trim,
+        verify_data=verify_data, samples=samples,
         io_dtype=io_dtype or "uint8", int8_fallback=fallback,
         thresholds=Thresholds(min_agreement / 100, max_int8_drop / 100), seed=seed, tta=tta,
         also_runtimes=also_runtimes, resolutions=resolutions,
