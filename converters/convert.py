@@ -21,7 +21,7 @@ import edge_fer
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.converters.formats import ExportFormat
 from edge_fer.converters.verify import Thresholds, compare, failure_message, predict_in_batches
-from edge_fer.data import FaceDataset, load_dataset, stratified_sample
+from edge_fer.data import FaceDataset, load_dataset, load_source, stratified_sample
 from edge_fer.errors import UserInputError
 from edge_fer.manifest import MANIFEST_NAME, Artifact, Manifest, Verification, sha256_file
 from edge_fer.preprocess import prepare_batch, to_model_input
@@ -94,16 +94,16 @@ def convert(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> Conve
     manifest_file = cfg.out / MANIFEST_NAME
     # Read an existing manifest first: a corrupt one stops us before any work or overwrite.
     previous = Manifest.load(manifest_file) if manifest_file.exists() else Manifest(())
-    pool = load_dataset(cfg.calibration or _training_data(cfg.model)) if sizes else None
+    pool = _pool(cfg) if sizes or cfg.verify_data is None or _needs_calibration(cfg) else None
     source_sha = sha256_file(cfg.model)
     cfg.out.mkdir(parents=True, exist_ok=True)
     done = _Done(previous, manifest_file)
-    _convert_at(cfg, cfg.model, info, source_sha, "", {}, done, echo)
+    _convert_at(cfg, cfg.model, info, pool, source_sha, "", {}, done, echo)
     for resolution in sizes:
         assert pool is not None
         with tempfile.TemporaryDirectory(prefix="edge-fer-bn-") as tmp:
             model, note = _reestimated(cfg, info, pool, resolution, Path(tmp), echo)
-            _convert_at(cfg, model, replace(info, resolution=resolution), source_sha,
+            _convert_at(cfg, model, replace(info, resolution=resolution), pool, source_sha,
                         f"_{resolution}px", {"batch_norm": note}, done, echo)
     return ConvertResult(manifest_file, tuple(done.artifacts), tuple(done.failures))
 
@@ -154,11 +154,11 @@ def _reestimated(cfg: ConvertConfig, info: ModelInfo, pool: FaceDataset, resolut
                   "seed": cfg.seed, "layers": layers}
 
 
-def _convert_at(cfg: ConvertConfig, model_file: Path, info: ModelInfo, source_sha: str,
-                tag: str, extra: dict[str, Any], done: _Done,
-                echo: Callable[[str], None]) -> None:
+def _convert_at(cfg: ConvertConfig, model_file: Path, info: ModelInfo,
+                pool: FaceDataset | None, source_sha: str, tag: str, extra: dict[str, Any],
+                done: _Done, echo: Callable[[str], None]) -> None:
     """Every chosen format of `model_file` at `info.resolution`, named model_<variant><tag>."""
-    calibration, verification = _select_faces(cfg, info)
+    calibration, verification = _select_faces(cfg, info, pool)
     echo(f"model: {model_file} ({info.arch}, {info.resolution} px, tta {info.tta}); verifying on "
          f"{len(verification.labels)} faces from {verification.source}")
     keras_model = load_keras_model(model_file)
@@ -242,7 +242,8 @@ def add_runtimes(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> 
     info = read_model_info(cfg.model)
     if cfg.tta is not None:
         info = replace(info, tta=cfg.tta)
-    _, verification = _select_faces(cfg, info)
+    pool = _pool(cfg) if cfg.verify_data is None or _needs_calibration(cfg) else None
+    _, verification = _select_faces(cfg, info, pool)
     reference = _reference(cfg.model, info, verification.faces)
     present = {(a.file, a.runtime) for a in manifest.artifacts}
     new: list[Artifact] = []
@@ -263,21 +264,24 @@ def _runtime_versions(runtime: str) -> dict[str, str]:
         return {}
 
 
-def _select_faces(cfg: ConvertConfig, info: ModelInfo) -> tuple[Faces | None, Faces]:
-    """(calibration faces or None when no format needs them, verification faces)."""
-    needs_calibration = any("calibration" in f.options for f in cfg.formats)
-    pool: FaceDataset | None = None
+def _needs_calibration(cfg: ConvertConfig) -> bool:
+    return any("calibration" in f.options for f in cfg.formats)
+
+
+def _select_faces(cfg: ConvertConfig, info: ModelInfo,
+                  pool: FaceDataset | None) -> tuple[Faces | None, Faces]:
+    """(calibration faces or None when no format needs them, verification faces) from `pool`
+    (the calibration data: loaded once by the caller, None when neither needs it)."""
     calibration: Faces | None = None
     used = np.zeros(0, dtype=np.int64)
-    if needs_calibration or cfg.verify_data is None:
-        pool = load_dataset(cfg.calibration or _training_data(cfg.model))
-    if needs_calibration and pool is not None:
+    if _needs_calibration(cfg):
+        assert pool is not None
         used = stratified_sample(pool.labels, min(cfg.calibration_samples, len(pool)), cfg.seed)
         calibration = _prepare(pool.subset(used), info)
     if cfg.verify_data is not None:
         verify_set = load_dataset(cfg.verify_data, limit=cfg.samples, seed=cfg.seed)
     else:
-        assert pool is not None  # loaded above whenever verify_data is None
+        assert pool is not None
         rest = np.setdiff1d(np.arange(len(pool)), used)
         if len(rest) == 0:
             raise UserInputError(f"{pool.source}: no faces left to verify on after taking "
@@ -292,15 +296,13 @@ def _prepare(data: FaceDataset, info: ModelInfo) -> Faces:
                  data.source)
 
 
-def _training_data(model: Path) -> Path:
-    """The training folder the model card names, when it is still where it was."""
-    card = ModelCard.load(card_path_for(model))
-    source = str(card.details.get("data", {}).get("source", ""))
-    path = Path(source.split(" [")[0]) if source else None  # a CSV source carries " [usage]"
-    if path is None or not path.exists():
-        raise UserInputError(f"{model}: its card names no training data here ({source or 'none'});"
-                             " pass --calibration DIR (labelled faces)")
-    return path
+def _pool(cfg: ConvertConfig) -> FaceDataset:
+    """The calibration data: --calibration, or else the training data the model card names."""
+    if cfg.calibration is not None:
+        return load_dataset(cfg.calibration)
+    card_file = card_path_for(cfg.model)
+    source = str(ModelCard.load(card_file).details.get("data", {}).get("source", ""))
+    return load_source(source, card_file, "pass --calibration DIR (labelled faces)")
 
 
 def _trimmed(keras_model: Any, calibration: Faces, share: float) -> Faces:

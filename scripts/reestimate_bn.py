@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from edge_fer.card import load_card_data
-from edge_fer.data import load_dataset, stratified_sample
+from edge_fer.data import load_dataset, load_source, stratified_sample
 from edge_fer.errors import run_script
 from edge_fer.validate import MAX_RESOLUTION, MIN_RESOLUTION
 
@@ -45,8 +45,8 @@ def main() -> int:
     if (args.out / "model.keras").exists():
         sys.exit(f"reestimate_bn: {args.out / 'model.keras'}: exists; choose another folder")
     card = load_card_data(card_file)
-    data = args.data or Path(str(card["data"]["source"]).split(" [")[0])
-    pool = load_dataset(data)
+    pool = load_dataset(args.data) if args.data else load_source(
+        str(card.get("data", {}).get("source", "")), card_file, "pass --data DIR (labelled faces)")
     faces = pool.subset(stratified_sample(pool.labels, min(args.faces, len(pool)), args.seed))
 
     from edge_fer.batchnorm import reestimate
@@ -63,13 +63,13 @@ def main() -> int:
     save_for_inference(model, args.out / "model.keras")
     card.update(resolution=args.resolution,
                 batch_norm={"resolution": args.resolution, "faces": len(faces.labels),
-                            "data": str(data), "seed": args.seed, "layers": layers,
+                            "data": pool.source, "seed": args.seed, "layers": layers,
                             "from": str(args.run),
                             "command": shlex.join(["python", "scripts/reestimate_bn.py",
                                                    *sys.argv[1:]])})
     (args.out / "model.card.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"{args.out}: batch norm of {layers} layers re-estimated at {args.resolution} px on "
-          f"{len(faces.labels)} faces of {data}")
+          f"{len(faces.labels)} faces of {pool.source}")
     return 0
 
 

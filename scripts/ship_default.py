@@ -92,6 +92,11 @@ def main() -> int:
     ap.add_argument("--resolutions", metavar="PX,...",
                     help="also export for these sizes, batch norm re-estimated at each "
                          "(edge-fer convert --resolutions; for a network trained at several)")
+    ap.add_argument("--samples", type=int, metavar="N",
+                    help="faces each export is verified on (edge-fer convert --samples); "
+                         "more make the 1-point int8 gate firmer")
+    ap.add_argument("--calibration-samples", type=int, metavar="N",
+                    help="faces int8 is calibrated on (edge-fer convert --calibration-samples)")
     ap.add_argument("--tta", default="zooms", choices=TTA_MODES,
                     help="test-time augmentation the default runs with")
     ap.add_argument("--validation-from", type=Path, metavar="DIR",
@@ -159,7 +164,7 @@ def _ship(args: argparse.Namespace, model: Path, card: Path) -> None:
                                            "metrics": args.twin_validation}
     (DEST / "model.card.json").write_text(json.dumps(card_data, indent=2) + "\n")
     attempts = _convert_first_that_passes(staged, args.formats.split(","), args.tta,
-                                          args.resolutions)
+                                          args.resolutions, _sample_options(args))
     state = args.run_dir / "checkpoint" / "state.json"
     if args.keras and state.exists():  # an average of runs (average_weights.py) has none
         # What a later session needs to go on training (scripts/restore_run.py).
@@ -187,8 +192,18 @@ def _ship(args: argparse.Namespace, model: Path, card: Path) -> None:
     print(f"shipped {DEST} ({sizes / 1e6:.1f} MB)")
 
 
+def _sample_options(args: argparse.Namespace) -> list[str]:
+    """convert's options for the number of faces verified and calibrated on, where given."""
+    options = []
+    if args.samples is not None:
+        options += ["--samples", str(args.samples)]
+    if args.calibration_samples is not None:
+        options += ["--calibration-samples", str(args.calibration_samples)]
+    return options
+
+
 def _convert_first_that_passes(staged: Path, formats: list[str], tta: str,
-                               resolutions: str | None) -> list[str]:
+                               resolutions: str | None, sample_options: list[str]) -> list[str]:
     """Convert to each format in turn until one passes verification; one line per failure."""
     failures: list[str] = []
     out = DEST.relative_to(REPO)
@@ -201,7 +216,7 @@ def _convert_first_that_passes(staged: Path, formats: list[str], tta: str,
         done = subprocess.run([*EDGE_FER, "convert", "--model", str(staged), "--formats", fmt,
                                "--tta", tta, *no_fallback, "--also-runtime", "openvino",
                                *(["--resolutions", resolutions] if resolutions else []),
-                               "--out", str(out)],
+                               *sample_options, "--out", str(out)],
                               cwd=REPO, capture_output=True, text=True)
         print(done.stdout[-2000:], done.stderr[-2000:] if done.returncode else "")
         if done.returncode == 0:

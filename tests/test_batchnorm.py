@@ -93,3 +93,29 @@ def test_convert_refuses_a_size_out_of_range(tiny_model: Path, tmp_path: Path) -
     assert result.exit_code == 2, result.output
     assert "--resolutions: 4 px is outside 8..1024" in result.output
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_reestimate_script_reads_the_cards_training_data_or_names_it_gone(
+        tiny_model: Path, tmp_path: Path) -> None:
+    script = TABLE_SCRIPT.with_name("reestimate_bn.py")
+    out = tmp_path / "bn48"
+    done = subprocess.run([sys.executable, str(script), str(out), str(tiny_model.parent),
+                           "--resolution", "48", "--faces", "64"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    card = json.loads((out / "model.card.json").read_text())
+    source = json.loads(tiny_model.with_suffix(".card.json").read_text())["data"]["source"]
+    assert card["resolution"] == 48
+    assert card["batch_norm"]["data"] == source and card["batch_norm"]["faces"] == 64
+
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "model.keras").symlink_to(tiny_model)
+    (moved / "model.card.json").write_text(json.dumps(
+        {**card, "data": {**card["data"], "source": str(tmp_path / "gone")}}))
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "x"), str(moved),
+                           "--resolution", "48"], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"reestimate_bn: {moved / 'model.card.json'}: names training data that is not here "
+        f"({tmp_path / 'gone'}); pass --data DIR (labelled faces)")
+    assert not (tmp_path / "x").exists()

@@ -155,6 +155,21 @@ def test_cli_rejects_int8_option_without_int8(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--io-dtype applies to tflite-int8 only" in result.output
 
 
+def test_cli_names_the_card_whose_training_data_is_gone(tmp_path: Path) -> None:
+    """int8 calibrates on the training data the card names; moved away, the error says so
+    and which option replaces it, before any export or a manifest is written."""
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"not used")
+    card = json.loads((DEFAULT_KERAS.parent / "model.card.json").read_text())
+    card["data"]["source"] = str(tmp_path / "moved" / "fer.csv") + " [Training]"
+    (tmp_path / "m.card.json").write_text(json.dumps(card))
+    result = invoke(["convert", "--model", str(model), "--out", str(tmp_path / "o"),
+                     "--formats", "tflite-int8"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{tmp_path / 'm.card.json'}: names training data that is not here " in result.output
+    assert "pass --calibration DIR" in result.output and not (tmp_path / "o").exists()
+
+
 def test_cli_refuses_a_non_keras_model(converted: Path, tmp_path: Path) -> None:
     result = invoke(["convert", "--model", str(converted / "model_fp32.tflite"),
                      "--out", str(tmp_path / "o"), "--formats", "tflite-fp32"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_fer.classes import CLASS_NAMES, canonical_class
-from edge_fer.data import class_weights, load_dataset, stratified_sample, stratified_split
+from edge_fer.data import class_weights, load_dataset, load_source, stratified_sample, stratified_split
 from edge_fer.errors import DataError
 
 
@@ -71,6 +71,20 @@ def test_csv_reads_pixels_labels_and_usage(tmp_path: Path) -> None:
     assert np.array_equal(data.images[0], a.astype(np.uint8))
     train = load_dataset(f, usage="Training")
     assert list(train.labels) == [3, 6]
+
+
+def test_a_recorded_source_loads_again_with_its_csv_usage(tmp_path: Path) -> None:
+    a = np.zeros((48, 48), dtype=np.int64)
+    f = _csv(tmp_path / "fer.csv", [(3, a, "Training"), (0, a, "PublicTest"), (6, a, "Training")])
+    card = tmp_path / "model.card.json"
+    recorded = load_dataset(f, usage="Training").source  # what a card records
+    again = load_source(recorded, card, "pass --data DIR")
+    assert list(again.labels) == [3, 6] and again.source == recorded
+    assert list(load_source(str(f), card, "pass --data DIR").labels) == [3, 0, 6]
+    for gone in (str(tmp_path / "moved.csv") + " [Training]", ""):
+        with pytest.raises(DataError, match=r"model.card.json: names training data that is not "
+                                            r"here \(.*\); pass --data DIR$"):
+            load_source(gone, card, "pass --data DIR")
 
 
 def test_csv_errors_name_file_and_line(tmp_path: Path) -> None:

@@ -239,3 +239,42 @@ def test_a_model_without_a_table_profiles_by_size_with_a_notice(converted: Path,
     assert result.exit_code == 0
     assert result.stderr.count("notice: ") == 1 and "no accuracy table" in result.stderr
     assert load_profile(out).chosen_resolution == 24
+
+
+def test_a_converted_folder_profiles_with_the_best_of_its_per_size_exports(tmp_path: Path) -> None:
+    """`--model FOLDER` opens the export its manifest prefers and expects, at each size, the best
+    accuracy its per-size siblings measured; `--model FILE` expects that file's own table."""
+    from edge_fer.defaults import DEFAULT_MODEL_DIR
+
+    folder = tmp_path / "converted"
+    folder.mkdir()
+    manifest = json.loads((DEFAULT_MODEL_DIR / "manifest.json").read_text())
+    own = next(a for a in manifest["artifacts"] if a["runtime"] == "tflite")
+    # The same network standing in for an export whose batch norm suits 80 px: its table
+    # says 80 px scores 0.9, above anything the model's own export measured.
+    sibling = {**own, "file": own["file"].replace(".tflite", "_80px.tflite"), "resolution": 80,
+               "accuracy": {**own["accuracy"], "rows": [
+                   {**r, "accuracy": 0.9} if r["resolution"] == 80 else r
+                   for r in own["accuracy"]["rows"]]}}
+    for a in (own, sibling):
+        (folder / a["file"]).write_bytes((DEFAULT_MODEL_DIR / own["file"]).read_bytes())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "artifacts": [own, sibling]}))
+    sweep = ("--resolutions", "48,64,80", "--max-resolution", "80", "--budget-ms", "1000",
+             *QUICK)
+
+    result = run("profile", "--model", str(folder), *sweep, "--out", str(tmp_path / "f.json"))
+    assert result.exit_code == 0
+    profile = load_profile(tmp_path / "f.json")
+    assert profile.model.file == own["file"]  # timed: the network is the same at every size
+    assert (profile.chosen_resolution, profile.pick.expected_accuracy) == (80, 0.9)
+    result = run("profile", "check", str(tmp_path / "f.json"), "--model",
+                 str(folder / "manifest.json"))
+    assert result.exit_code == 0 and "warning" not in result.stderr
+
+    result = run("profile", "--model", str(folder / own["file"]), *sweep,
+                 "--out", str(tmp_path / "m.json"))
+    assert result.exit_code == 0
+    alone = load_profile(tmp_path / "m.json")
+    best_own = max((r for r in own["accuracy"]["rows"] if r["tta"] == own["tta"]
+                    and r["resolution"] in (48, 64, 80)), key=lambda r: r["accuracy"])
+    assert alone.chosen_resolution == best_own["resolution"] != 80

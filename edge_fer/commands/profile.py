@@ -39,8 +39,9 @@ def _parse_resolutions(ctx: click.Context, param: click.Parameter,
 @click.group("profile", invoke_without_command=True,
              short_help="Time a model here and pick a resolution for a budget.",
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--model", "model_file", type=click.Path(exists=True, dir_okay=False),
-              help="A converted model (.tflite or OpenVINO .xml) [default: the shipped model].")
+@click.option("--model", "model_file", type=click.Path(exists=True),
+              help="A converted model (.tflite or OpenVINO .xml), or a manifest.json or its "
+                   "folder (the export it prefers here) [default: the shipped model].")
 @click.option("--arch", help="Profile an untrained network of this architecture instead "
               f"({', '.join(ARCHS)}; latency does not depend on the weights; needs TensorFlow).")
 @runtime_option(only=PROFILE_RUNTIMES,
@@ -134,8 +135,9 @@ def show(file: str, plot: str | None) -> None:
 
 @command.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--model", "model_file", type=click.Path(exists=True, dir_okay=False),
-              help="The model to time [default: rebuild an untrained profile's arch].")
+@click.option("--model", "model_file", type=click.Path(exists=True),
+              help="The model to time, a file or a manifest (as profiled) [default: rebuild an "
+                   "untrained profile's arch].")
 def check(file: str, model_file: str | None) -> None:
     """Re-measure a profile's pick on this machine: exit 0 if the budget still holds, 1 if not.
 

@@ -40,18 +40,20 @@ def open_model(resources: ExitStack, model_file: str | None, arch: str | None,
     """
     from edge_fer.manifest import sha256_file
     from edge_fer.profiling.schema import ModelIdentity
-    from edge_fer.runtimes.base import load_classifier, runtime_for_path
+    from edge_fer.runtimes.base import is_manifest, load_classifier, runtime_for_path
 
     if arch is not None:
         runtime = runtime or "tflite"
         path = untrained_model(arch, runtime, progress)
         classifier = resources.enter_context(load_classifier(path, runtime, threads, tta=tta))
         return classifier, ModelIdentity(arch=arch, sha256="untrained")
-    if model_file is None:  # the shipped model: the export its manifest prefers here
+    if model_file is None or is_manifest(Path(model_file)):
+        # A manifest (the shipped model's, or a converted folder's) opens the export it prefers
+        # here, and expects the best accuracy its per-size siblings measured at each size.
         from edge_fer.defaults import default_model
 
         classifier = resources.enter_context(
-            load_classifier(default_model(), runtime, threads, tta=tta))
+            load_classifier(model_file or default_model(), runtime, threads, tta=tta))
     else:
         inferred = runtime_for_path(model_file)
         if runtime is not None and runtime != inferred:
@@ -66,7 +68,8 @@ def open_model(resources: ExitStack, model_file: str | None, arch: str | None,
 
 def model_for_check(resources: ExitStack, profile: Profile, model_file: str | None,
                     progress: Progress = _quiet) -> Classifier:
-    """The model `profile check` times: the file given, or the profile's untrained arch again.
+    """The model `profile check` times: the file (or manifest) given, or the profile's untrained
+    arch again.
 
     It runs with the profile's runtime, threads and TTA (the file's own when the profile does
     not say); a file that is not the profiled one is timed with a warning.
@@ -80,12 +83,15 @@ def model_for_check(resources: ExitStack, profile: Profile, model_file: str | No
             raise UserInputError(f"the profile timed {profile.model.file or 'a model file'} "
                                  f"(sha256 {profile.model.sha256[:12]}); pass it with --model")
         path = untrained_model(profile.model.arch, s.runtime, progress)
-    else:
-        path = Path(model_file)
-        if not profile.model.untrained and sha256_file(path) != profile.model.sha256:
-            progress(f"warning: {path.name} is not the model that was profiled "
-                     f"({profile.model.file})")
-    return resources.enter_context(load_classifier(path, s.runtime, s.threads, tta=s.tta))
+        return resources.enter_context(load_classifier(path, s.runtime, s.threads, tta=s.tta))
+    classifier = resources.enter_context(load_classifier(model_file, s.runtime, s.threads,
+                                                         tta=s.tta))
+    loaded = classifier.path
+    assert loaded is not None  # load_classifier sets it
+    if not profile.model.untrained and sha256_file(loaded) != profile.model.sha256:
+        progress(f"warning: {loaded.name} is not the model that was profiled "
+                 f"({profile.model.file})")
+    return classifier
 
 
 def untrained_format(runtime: str) -> ExportFormat:

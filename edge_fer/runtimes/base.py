@@ -143,6 +143,11 @@ def read_model_info(path: str | Path) -> ModelInfo:
     raise ModelError(f"{p}: no metadata found (expected {card_file.name} or manifest.json beside it)")
 
 
+def is_manifest(path: Path) -> bool:
+    """A manifest.json from `edge-fer convert`, or the folder holding one, rather than a file."""
+    return path.is_dir() or path.name == "manifest.json"
+
+
 def load_classifier(path: str | Path, runtime: str | None = None, threads: int | None = None,
                     resolution: int | None = None, tta: str | None = None,
                     batch: int | None = None) -> Classifier:
@@ -163,7 +168,7 @@ def load_classifier(path: str | Path, runtime: str | None = None, threads: int |
             raise UserInputError(str(e)) from None
     if not p.exists():
         raise ModelError(f"{p}: no such model file")
-    if p.is_dir() or p.name == "manifest.json":
+    if is_manifest(p):
         return _load_from_manifest(p / "manifest.json" if p.is_dir() else p, runtime, threads,
                                    resolution, tta, batch)
     key = runtime or runtime_for_path(p)
