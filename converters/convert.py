@@ -94,7 +94,7 @@ def convert(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> Conve
     manifest_file = cfg.out / MANIFEST_NAME
     # Read an existing manifest first: a corrupt one stops us before any work or overwrite.
     previous = Manifest.load(manifest_file) if manifest_file.exists() else Manifest(())
-    pool = _pool(cfg) if sizes or cfg.verify_data is None or _needs_calibration(cfg) else None
+    pool = _pool(cfg, per_size=bool(sizes))
     source_sha = sha256_file(cfg.model)
     cfg.out.mkdir(parents=True, exist_ok=True)
     done = _Done(previous, manifest_file)
@@ -242,8 +242,7 @@ def add_runtimes(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> 
     info = read_model_info(cfg.model)
     if cfg.tta is not None:
         info = replace(info, tta=cfg.tta)
-    pool = _pool(cfg) if cfg.verify_data is None or _needs_calibration(cfg) else None
-    _, verification = _select_faces(cfg, info, pool)
+    _, verification = _select_faces(cfg, info, _pool(cfg, per_size=False))
     reference = _reference(cfg.model, info, verification.faces)
     present = {(a.file, a.runtime) for a in manifest.artifacts}
     new: list[Artifact] = []
@@ -296,8 +295,12 @@ def _prepare(data: FaceDataset, info: ModelInfo) -> Faces:
                  data.source)
 
 
-def _pool(cfg: ConvertConfig) -> FaceDataset:
-    """The calibration data: --calibration, or else the training data the model card names."""
+def _pool(cfg: ConvertConfig, per_size: bool) -> FaceDataset | None:
+    """The calibration data (--calibration, or else the training data the model card names),
+    read once; None when nothing draws on it: no int8 calibration, verification on
+    --verify-data, and no batch norm re-estimated per size."""
+    if not (per_size or cfg.verify_data is None or _needs_calibration(cfg)):
+        return None
     if cfg.calibration is not None:
         return load_dataset(cfg.calibration)
     card_file = card_path_for(cfg.model)

@@ -69,16 +69,18 @@ def load_dataset(path: str | Path, usage: str | None = None, limit: int | None =
     return data
 
 
-def load_source(source: str, named_by: Path, missing: str) -> FaceDataset:
+def load_source(source: str, named_by: Path, missing: str, limit: int | None = None,
+                seed: int = 0) -> FaceDataset:
     """The faces a `FaceDataset.source` recorded in `named_by` (a model card) names, CSV usage
-    included; `missing` ends the error when they are not here, e.g. "pass --calibration DIR"."""
+    included (`limit`, `seed`: as `load_dataset`); `missing` ends the error when they are not
+    here, e.g. "pass --calibration DIR"."""
     path_text, sep, rest = source.partition(" [")  # a CSV source carries " [usage]"
     usage = rest[:-1] if sep and rest.endswith("]") else None
     path = Path(path_text)
     if not path_text or not path.exists():
         raise DataError(f"{named_by}: names training data that is not here "
                         f"({source or 'none'}); {missing}")
-    return load_dataset(path, usage)
+    return load_dataset(path, usage, limit, seed)
 
 
 def _read_gray(path: Path) -> np.ndarray:

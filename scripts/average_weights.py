@@ -72,7 +72,7 @@ def main() -> int:
     if (args.out / "model.keras").exists():
         sys.exit(f"average_weights: {args.out}: already holds a model")
 
-    from edge_fer.data import load_dataset, train_validation_split
+    from edge_fer.data import load_source, train_validation_split
     from edge_fer.evaluation import evaluate
     from edge_fer.model import save_for_inference
     from edge_fer.runtimes.base import load_classifier
@@ -117,7 +117,9 @@ def main() -> int:
               "(no validation split)")
         return 0
     # The mean's own validation scores, on the split every run was selected on.
-    full = load_dataset(card["data"]["source"], limit=card["data"].get("limit"), seed=card["seed"])
+    full = load_source(card["data"]["source"], args.runs[0] / "model.card.json",
+                       "score the mean where its training data is",
+                       limit=card["data"].get("limit"), seed=card["seed"])
     _, val_set = train_validation_split(full, card["data"]["val_fraction"], card["seed"])
     with load_classifier(args.out / "model.keras", tta="none") as classifier:
         metrics = evaluate(classifier, val_set, batch_size=256)

@@ -81,6 +81,7 @@ def test_a_recorded_source_loads_again_with_its_csv_usage(tmp_path: Path) -> Non
     again = load_source(recorded, card, "pass --data DIR")
     assert list(again.labels) == [3, 6] and again.source == recorded
     assert list(load_source(str(f), card, "pass --data DIR").labels) == [3, 0, 6]
+    assert len(load_source(str(f), card, "pass --data DIR", limit=2, seed=1)) == 2
     for gone in (str(tmp_path / "moved.csv") + " [Training]", ""):
         with pytest.raises(DataError, match=r"model.card.json: names training data that is not "
                                             r"here \(.*\); pass --data DIR$"):
