@@ -7,7 +7,6 @@ given, verification faces are drawn from the calibration folder minus the calibr
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,7 +25,7 @@ from edge_fer.errors import UserInputError
 from edge_fer.manifest import MANIFEST_NAME, Artifact, Manifest, Verification, sha256_file
 from edge_fer.preprocess import prepare_batch, to_model_input
 from edge_fer.runtimes.base import RUNTIMES, Classifier, ModelInfo, read_model_info
-from edge_fer.runtimes.keras_runtime import load_keras_model
+from edge_fer.runtimes.keras_runtime import KerasClassifier, load_keras_model
 from edge_fer.validate import MAX_RESOLUTION, MIN_RESOLUTION
 
 log = logging.getLogger(__name__)
@@ -98,13 +97,12 @@ def convert(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> Conve
     source_sha = sha256_file(cfg.model)
     cfg.out.mkdir(parents=True, exist_ok=True)
     done = _Done(previous, manifest_file)
-    _convert_at(cfg, cfg.model, info, pool, source_sha, "", {}, done, echo)
+    _convert_at(cfg, load_keras_model(cfg.model), info, pool, source_sha, "", {}, done, echo)
     for resolution in sizes:
         assert pool is not None
-        with tempfile.TemporaryDirectory(prefix="edge-fer-bn-") as tmp:
-            model, note = _reestimated(cfg, info, pool, resolution, Path(tmp), echo)
-            _convert_at(cfg, model, replace(info, resolution=resolution), pool, source_sha,
-                        f"_{resolution}px", {"batch_norm": note}, done, echo)
+        model, note = _reestimated(cfg, info, pool, resolution, echo)
+        _convert_at(cfg, model, replace(info, resolution=resolution), pool, source_sha,
+                    f"_{resolution}px", {"batch_norm": note}, done, echo)
     return ConvertResult(manifest_file, tuple(done.artifacts), tuple(done.failures))
 
 
@@ -136,8 +134,8 @@ def _per_size(cfg: ConvertConfig, info: ModelInfo) -> tuple[int, ...]:
 
 
 def _reestimated(cfg: ConvertConfig, info: ModelInfo, pool: FaceDataset, resolution: int,
-                 tmp: Path, echo: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
-    """The model with batch norm re-estimated at `resolution`, saved in `tmp`, and a note of how."""
+                 echo: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
+    """The Keras model with batch norm re-estimated at `resolution`, and a note of how."""
     from edge_fer.batchnorm import reestimate
 
     faces = pool.subset(stratified_sample(pool.labels, min(cfg.bn_faces, len(pool)), cfg.seed))
@@ -146,23 +144,21 @@ def _reestimated(cfg: ConvertConfig, info: ModelInfo, pool: FaceDataset, resolut
     if layers == 0:
         raise UserInputError(f"{cfg.model}: no batch-norm layers, so --resolutions would export "
                              "the same network again; convert once and run it at any size")
-    path = tmp / cfg.model.name
-    model.save(path)
     echo(f"{resolution} px: batch norm of {layers} layers re-estimated on {len(faces.labels)} "
          f"faces from {faces.source}")
-    return path, {"resolution": resolution, "faces": len(faces.labels), "data": faces.source,
+    return model, {"resolution": resolution, "faces": len(faces.labels), "data": faces.source,
                   "seed": cfg.seed, "layers": layers}
 
 
-def _convert_at(cfg: ConvertConfig, model_file: Path, info: ModelInfo,
+def _convert_at(cfg: ConvertConfig, keras_model: Any, info: ModelInfo,
                 pool: FaceDataset | None, source_sha: str, tag: str, extra: dict[str, Any],
                 done: _Done, echo: Callable[[str], None]) -> None:
-    """Every chosen format of `model_file` at `info.resolution`, named model_<variant><tag>."""
+    """Every chosen format of `keras_model` (`cfg.model`, its batch norm perhaps re-estimated)
+    at `info.resolution`, named model_<variant><tag>."""
     calibration, verification = _select_faces(cfg, info, pool)
-    echo(f"model: {model_file} ({info.arch}, {info.resolution} px, tta {info.tta}); verifying on "
+    echo(f"model: {cfg.model} ({info.arch}, {info.resolution} px, tta {info.tta}); verifying on "
          f"{len(verification.labels)} faces from {verification.source}")
-    keras_model = load_keras_model(model_file)
-    reference = _reference(model_file, info, verification.faces)
+    reference = _reference(cfg.model, info, verification.faces, keras_model)
     if calibration is not None:
         calibration = _trimmed(keras_model, calibration, cfg.calibration_trim)
     for fmt in cfg.formats:
@@ -236,19 +232,33 @@ def _cross_verified(artifact: Artifact, cfg: ConvertConfig, info: ModelInfo, ver
 
 def add_runtimes(cfg: ConvertConfig, echo: Callable[[str], None] = log.info) -> ConvertResult:
     """Verify the exports already in `cfg.out` through `cfg.also_runtimes`, without exporting
-    again: the faces are those `convert` verified on (same seed and formats)."""
+    again: the faces are those `convert` verified on (same seed and formats), and a per-size
+    export (`--resolutions`) is checked at its size against Keras with batch norm re-estimated
+    there as convert did (same --bn-faces and seed)."""
     manifest_file = cfg.out / MANIFEST_NAME
     manifest = Manifest.load(manifest_file)
     info = read_model_info(cfg.model)
     if cfg.tta is not None:
         info = replace(info, tta=cfg.tta)
-    _, verification = _select_faces(cfg, info, _pool(cfg, per_size=False))
-    reference = _reference(cfg.model, info, verification.faces)
-    present = {(a.file, a.runtime) for a in manifest.artifacts}
-    new: list[Artifact] = []
+    groups: dict[int | None, list[Artifact]] = {}
     for artifact in manifest.artifacts:
         if artifact.verification is not None and artifact.verification.passed:
-            new += [a for a in _cross_verified(artifact, cfg, info, verification, reference, echo)
+            size = artifact.resolution if "batch_norm" in artifact.options else None
+            groups.setdefault(size, []).append(artifact)
+    pool = _pool(cfg, per_size=any(size is not None for size in groups))
+    present = {(a.file, a.runtime) for a in manifest.artifacts}
+    new: list[Artifact] = []
+    for size, artifacts in groups.items():
+        if size is None:
+            keras_model, at = load_keras_model(cfg.model), info
+        else:
+            assert pool is not None
+            keras_model, _ = _reestimated(cfg, info, pool, size, echo)
+            at = replace(info, resolution=size)
+        _, verification = _select_faces(cfg, at, pool)
+        reference = _reference(cfg.model, at, verification.faces, keras_model)
+        for artifact in artifacts:
+            new += [a for a in _cross_verified(artifact, cfg, at, verification, reference, echo)
                     if (a.file, a.runtime) not in present]
     Manifest(manifest.artifacts + tuple(new), manifest.source, manifest.created).save(manifest_file)
     return ConvertResult(manifest_file, tuple(new), ())
@@ -323,9 +333,11 @@ def _trimmed(keras_model: Any, calibration: Faces, share: float) -> Faces:
     return Faces(calibration.faces[keep], calibration.labels[keep], calibration.source)
 
 
-def _reference(model: Path, info: ModelInfo, faces: np.ndarray) -> np.ndarray:
-    """Keras' probabilities under the same `info` (TTA included) as every export is run with."""
-    with _open("keras", model, info) as keras_classifier:
+def _reference(path: Path, info: ModelInfo, faces: np.ndarray,
+               keras_model: Any = None) -> np.ndarray:
+    """Keras' probabilities under the same `info` (TTA included) as every export is run with;
+    `keras_model`: the model of `path` already in memory (perhaps changed), else loaded."""
+    with KerasClassifier(path, info, model=keras_model) as keras_classifier:
         return predict_in_batches(keras_classifier, faces)
 
 

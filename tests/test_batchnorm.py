@@ -72,6 +72,17 @@ def test_convert_resolutions_adds_an_export_per_size_that_loads_for_that_size(
     with load_classifier(out / "manifest.json") as classifier:
         assert classifier.path is not None and classifier.path.name == "model_fp32.tflite"
 
+    # Verified again through OpenVINO later: each file at its own size, against its own Keras.
+    again = CliRunner().invoke(cli, [
+        "convert", "--model", str(tiny_model), "--formats", "none", "--out", str(out),
+        "--also-runtime", "openvino", "--bn-faces", "64", "--calibration",
+        str(fer_root / "train"), "--verify-data", str(fer_root / "test"), "--samples", "60"])
+    assert again.exit_code == 0, again.output
+    on_openvino = {e["file"]: e for e in json.loads((out / "manifest.json").read_text())["artifacts"]
+                   if e["runtime"] == "openvino"}
+    assert set(on_openvino) == {"model_fp32.tflite", "model_fp32_48px.tflite"}
+    assert on_openvino["model_fp32_48px.tflite"]["verification"]["agreement"] >= 0.99
+    assert on_openvino["model_fp32_48px.tflite"]["resolution"] == 48
     # Each export gets its own table, at its own size too; a loaded folder expects the best.
     done = subprocess.run([sys.executable, str(TABLE_SCRIPT), str(out), "--data",
                            str(fer_root / "test"), "--limit", "40", "--sizes", "32", "--tta",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,8 @@ class KerasClassifier(Classifier):
     key = "keras"
 
     def __init__(self, path: Path, info: ModelInfo, threads: int | None = None,
-                 batch_size: int = 256, batch: int = 1) -> None:
+                 batch_size: int = 256, batch: int = 1, model: Any = None) -> None:
+        """`model`: a Keras model already in memory (from `path`, perhaps changed), run as it is."""
         super().__init__(info, batch)
         tf = import_tensorflow()
         if threads:
@@ -62,7 +64,7 @@ class KerasClassifier(Classifier):
                 tf.config.threading.set_inter_op_parallelism_threads(1)
             except RuntimeError:
                 pass  # TensorFlow already initialised in this process: threads are fixed
-        self._model = load_keras_model(path)
+        self._model = load_keras_model(path) if model is None else model
         shape = self._model.output_shape
         self.check_output(int(shape[-1]), str(path))
         in_shape = self._model.input_shape
