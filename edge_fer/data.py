@@ -69,6 +69,18 @@ def load_dataset(path: str | Path, usage: str | None = None, limit: int | None =
     return data
 
 
+def training_usage(path: str | Path, usage: str | None) -> str | None:
+    """The CSV rows training reads: `usage` if named, else a FER2013 CSV's Training rows (its
+    PublicTest and PrivateTest rows are the test splits, trained on only when named); None for
+    an image folder or a CSV without a Usage column (every row)."""
+    p = Path(path)
+    if usage is not None or p.suffix.lower() != ".csv" or not p.is_file():
+        return usage
+    with p.open(newline="") as f:
+        header = next(csv.reader(f), [])
+    return "Training" if "Usage" in header else None
+
+
 def load_source(source: str, named_by: Path, missing: str, limit: int | None = None,
                 seed: int = 0) -> FaceDataset:
     """The faces a `FaceDataset.source` recorded in `named_by` (a model card) names, CSV usage
@@ -124,6 +136,8 @@ def _load_csv(path: Path, usage: str | None) -> FaceDataset:
         missing = {"emotion", "pixels"} - set(reader.fieldnames or [])
         if missing:
             raise DataError(f"{path}: not a FER2013 CSV (missing columns: {', '.join(sorted(missing))})")
+        if usage is not None and "Usage" not in (reader.fieldnames or []):
+            raise DataError(f"{path}: no Usage column, so usage '{usage}' selects nothing")
         for line, row in enumerate(reader, start=2):
             if usage is not None and row.get("Usage") != usage:
                 continue

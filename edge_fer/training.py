@@ -32,7 +32,7 @@ from edge_fer.augment import PRESETS
 from edge_fer.batches import BatchRecipe, TrainingBatches
 from edge_fer.card import ModelCard, card_path_for
 from edge_fer.classes import CLASS_NAMES
-from edge_fer.data import FaceDataset, class_weights, load_dataset, train_validation_split
+from edge_fer.data import FaceDataset, class_weights, load_dataset, train_validation_split, training_usage
 from edge_fer.errors import UserInputError
 from edge_fer.hardware import machine_summary
 from edge_fer.metrics import Metrics, compute_metrics
@@ -50,6 +50,7 @@ CLASS_WEIGHT_MODES = ("inverse", "sqrt", "none")
 class TrainConfig:
     data: str
     out: str
+    usage: str | None = None  # a FER2013 CSV's rows to train on (None: its Training rows)
     arch: str = "efficientnetv2-b0"
     resolution: int = 64
     # Multi-resolution training: each batch at one of these sizes, drawn at random, so one
@@ -302,7 +303,7 @@ def train(cfg: TrainConfig, resume: bool = False,
 
 def _load_faces(cfg: TrainConfig, echo: Callable[[str], None]) -> _Faces:
     t_load = time.perf_counter()
-    full = load_dataset(cfg.data, limit=cfg.limit, seed=cfg.seed)
+    full = load_dataset(cfg.data, training_usage(cfg.data, cfg.usage), cfg.limit, cfg.seed)
     train_set, val_set = train_validation_split(full, cfg.val_fraction, cfg.seed)
     echo(f"data: {len(train_set)} train, {len(val_set)} validation faces from {full.source} "
          f"({time.perf_counter() - t_load:.1f}s)")

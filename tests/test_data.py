@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from edge_fer.classes import CLASS_NAMES, canonical_class
-from edge_fer.data import class_weights, load_dataset, load_source, stratified_sample, stratified_split
+from edge_fer.data import (
+    class_weights,
+    load_dataset,
+    load_source,
+    stratified_sample,
+    stratified_split,
+    training_usage,
+)
 from edge_fer.errors import DataError
 
 
@@ -71,6 +78,20 @@ def test_csv_reads_pixels_labels_and_usage(tmp_path: Path) -> None:
     assert np.array_equal(data.images[0], a.astype(np.uint8))
     train = load_dataset(f, usage="Training")
     assert list(train.labels) == [3, 6]
+
+
+def test_training_reads_a_fer2013_csvs_training_rows_unless_told(tmp_path: Path) -> None:
+    a = np.zeros((48, 48), dtype=np.int64)
+    f = _csv(tmp_path / "fer.csv", [(3, a, "Training"), (0, a, "PrivateTest")])
+    assert training_usage(f, None) == "Training"
+    assert training_usage(f, "PublicTest") == "PublicTest"
+    plain = tmp_path / "plain.csv"
+    plain.write_text(f"emotion,pixels\n3,{' '.join(['0'] * 48 * 48)}\n")
+    assert training_usage(plain, None) is None and len(load_dataset(plain)) == 1
+    assert training_usage(tmp_path, None) is None  # an image folder
+    with pytest.raises(DataError, match=r"plain.csv: no Usage column, so usage 'Training' "
+                                        r"selects nothing"):
+        load_dataset(plain, usage="Training")
 
 
 def test_a_recorded_source_loads_again_with_its_csv_usage(tmp_path: Path) -> None:

@@ -180,6 +180,32 @@ def test_with_nothing_held_out_every_face_trains_and_the_last_epoch_is_kept(
 
 
 @pytest.mark.slow
+def test_a_fer2013_csv_trains_on_its_training_rows_unless_told(tmp_path: Path,
+                                                               fer_root: Path) -> None:
+    """The Kaggle CSV holds the test splits too: they are read only when --usage names them."""
+    import cv2
+
+    files = sorted((fer_root / "train" / "happy").glob("*.png"))[:30]
+    rows = ["emotion,pixels,Usage"]
+    for i, f in enumerate(files):
+        pixels = " ".join(map(str, cv2.imread(str(f), cv2.IMREAD_GRAYSCALE).ravel()))
+        rows.append(f"{i % 7},{pixels},{'Training' if i < 20 else 'PrivateTest'}")
+    csv_file = tmp_path / "fer2013.csv"
+    csv_file.write_text("\n".join(rows) + "\n")
+    common = dict(data=str(csv_file), resolution=32, epochs=1, batch_size=32, warmup_epochs=0,
+                  augment="none", val_fraction=0.0)
+    lines: list[str] = []
+    train(TrainConfig(out=str(tmp_path / "default"), **common), echo=lines.append)
+    assert any(f"20 train, 0 validation faces from {csv_file} [Training]" in s for s in lines)
+    card = ModelCard.load(card_path_for(tmp_path / "default" / "model.keras"))
+    assert card.details["data"]["source"] == f"{csv_file} [Training]"
+    lines.clear()
+    train(TrainConfig(out=str(tmp_path / "test"), usage="PrivateTest", **common),
+          echo=lines.append)
+    assert any("10 train, 0 validation faces" in s for s in lines)
+
+
+@pytest.mark.slow
 def test_resume_from_the_best_weights_alone(tmp_path: Path, fer_root: Path) -> None:
     """A run restored from a shipped model has no optimizer checkpoint: it goes on from the best epoch."""
     cfg = TrainConfig(data=str(fer_root / "train"), out=str(tmp_path), resolution=32, epochs=2,

@@ -26,6 +26,9 @@ def _one_of(value: int, allowed: tuple[int, ...], param: click.Parameter) -> int
 @click.command("train", short_help="Train an emotion classifier (needs edge-fer[train]).")
 @click.option("--data", required=True, type=click.Path(exists=True),
               help="Training data: an image-folder tree (<root>/<class>/*.png) or a FER2013 CSV.")
+@click.option("--usage", help="With a FER2013 CSV: the rows to train on, Training, PublicTest or "
+                               "PrivateTest [default: Training; the test splits are read only "
+                               "when named here].")
 @click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False),
               help="Output directory (model.keras, model.card.json, checkpoint/).")
 @click.option("--arch", default="efficientnetv2-b0", show_default=True, type=choice(ARCHS),
