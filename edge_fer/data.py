@@ -69,16 +69,22 @@ def load_dataset(path: str | Path, usage: str | None = None, limit: int | None =
     return data
 
 
+def has_usage_column(path: str | Path) -> bool:
+    """Whether `path` is a CSV whose rows say their split (FER2013's Usage column)."""
+    p = Path(path)
+    if p.suffix.lower() != ".csv" or not p.is_file():
+        return False
+    with p.open(newline="") as f:
+        return "Usage" in next(csv.reader(f), [])
+
+
 def training_usage(path: str | Path, usage: str | None) -> str | None:
     """The CSV rows training reads: `usage` if named, else a FER2013 CSV's Training rows (its
     PublicTest and PrivateTest rows are the test splits, trained on only when named); None for
     an image folder or a CSV without a Usage column (every row)."""
-    p = Path(path)
-    if usage is not None or p.suffix.lower() != ".csv" or not p.is_file():
+    if usage is not None:
         return usage
-    with p.open(newline="") as f:
-        header = next(csv.reader(f), [])
-    return "Training" if "Usage" in header else None
+    return "Training" if has_usage_column(path) else None
 
 
 def load_source(source: str, named_by: Path, missing: str, limit: int | None = None,

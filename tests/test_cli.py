@@ -114,6 +114,22 @@ def test_evaluate_reports_progress_when_asked(fer_root: Path, tmp_path: Path) ->
     assert quiet.exit_code == 0 and "evaluated" not in quiet.output
 
 
+def test_evaluate_on_a_whole_fer2013_csv_says_it_reads_the_training_rows_too(
+        fer_root: Path, tmp_path: Path) -> None:
+    import cv2
+
+    face = cv2.imread(str(next((fer_root / "test" / "happy").glob("*.png"))), cv2.IMREAD_GRAYSCALE)
+    pixels = " ".join(map(str, face.ravel()))
+    csv_file = tmp_path / "fer2013.csv"
+    csv_file.write_text(f"emotion,pixels,Usage\n3,{pixels},Training\n3,{pixels},PrivateTest\n")
+    whole = run("evaluate", "--data", str(csv_file))
+    assert whole.exit_code == 0 and "(2 faces)" in whole.stdout
+    assert f"note: {csv_file}: every row, the Training ones included" in whole.stderr
+    split = run("evaluate", "--data", str(csv_file), "--usage", "PrivateTest")
+    assert split.exit_code == 0 and "[PrivateTest] (1 faces)" in split.stdout
+    assert "note:" not in split.stderr
+
+
 @pytest.mark.parametrize("text, problem", [("640x", "is not WIDTHxHEIGHT"), ("8x480", "too small"),
                                            ("100000x480", r"too large \(at most 16384 px")])
 def test_a_frame_size_is_refused_outside_what_a_camera_gives(text: str, problem: str) -> None:

@@ -49,7 +49,7 @@ def command(model: str | None, data: str, usage: str | None, runtime: str | None
             json_out: str | None, png_out: str | None, tta: str, progress: bool | None,
             detector: str | None, align: bool | None) -> None:
     """Score a model on labelled faces: metrics table, JSON, confusion PNG."""
-    from edge_fer.data import load_dataset
+    from edge_fer.data import has_usage_column, load_dataset
     from edge_fer.defaults import default_model
     from edge_fer.evaluation import evaluate
     from edge_fer.metrics import write_confusion_png
@@ -59,6 +59,9 @@ def command(model: str | None, data: str, usage: str | None, runtime: str | None
         raise click.BadParameter("needs --detector", param_hint="--align")
     model_path = Path(model) if model else default_model()
     dataset = load_dataset(data, usage=usage, limit=limit)
+    if usage is None and has_usage_column(data):
+        click.echo(f"note: {data}: every row, the Training ones included; --usage PrivateTest "
+                   "scores the test split alone", err=True)
     found_line, found_record = "", dict[str, object]()
     with load_classifier(model_path, runtime, threads, resolution,
                          None if tta == "model" else tta) as classifier:
