@@ -254,7 +254,9 @@ def _train_command(card: dict) -> str:
     from edge_fer.training import TrainConfig, train_command
 
     hp = {k: v for k, v in card["hyperparameters"].items() if k in TrainConfig.__dataclass_fields__}
-    return train_command(TrainConfig(data=card["data"]["source"], out="runs/default", **hp))
+    path, _, usage = card["data"]["source"].partition(" [")  # a CSV source carries " [usage]"
+    hp.setdefault("usage", usage.rstrip("]") or None)
+    return train_command(TrainConfig(data=path, out="runs/default", **hp))
 
 
 def _metrics_table(m: dict) -> list[str]:

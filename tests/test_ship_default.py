@@ -49,3 +49,19 @@ def test_no_validation_needs_a_reason_and_excludes_a_twin(tiny_model: Path,
         assert done.returncode != 0
         assert message in done.stderr
         assert sorted(p.name for p in DEFAULT.iterdir()) == before
+
+
+def test_an_old_cards_rebuilt_command_keeps_the_csv_rows_it_trained_on() -> None:
+    import shlex
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from ship_default import _train_command
+
+    card = {"data": {"source": "data/fer2013.csv [PublicTest]"},
+            "hyperparameters": {"resolution": 64, "epochs": 3, "not_an_option": 1}}
+    words = shlex.split(_train_command(card))
+    assert words[words.index("--data") + 1] == "data/fer2013.csv"
+    assert words[words.index("--usage") + 1] == "PublicTest"
+    assert words[words.index("--epochs") + 1] == "3"
+    folder = shlex.split(_train_command({**card, "data": {"source": "data/train"}}))
+    assert folder[folder.index("--data") + 1] == "data/train" and "--usage" not in folder
