@@ -60,12 +60,15 @@ class TrainingBatches:
         return np.repeat(images[..., None], 3, axis=-1), targets, weights
 
     def _size_index(self, epoch: int, index: int, drawn: int) -> int:
-        """Which of the sizes the batch takes: as drawn, except that batch 1 never repeats batch 0's.
+        """Which of the sizes the batch takes: as drawn, except that batch 1 never repeats batch
+        0's size (a size listed twice, to weight it, included).
 
         Keras on TensorFlow fixes the input shape of a fit call from its first two batches:
         two of one size would pin it, and the first batch of another size ends training."""
-        n = len(self.recipe.sizes)
-        if index != 1 or n == 1:
+        sizes, n = self.recipe.sizes, len(self.recipe.sizes)
+        if index != 1 or len(set(sizes)) == 1:
             return drawn
         first = int(np.random.default_rng([self.recipe.seed, epoch, 0, 1]).integers(n))
-        return (first + 1) % n if drawn == first else drawn
+        if sizes[drawn] != sizes[first]:
+            return drawn
+        return next(i for i in ((first + k) % n for k in range(1, n)) if sizes[i] != sizes[first])

@@ -138,6 +138,13 @@ def test_the_first_two_batches_of_an_epoch_never_share_a_size() -> None:
     assert {a for a, _ in firsts} == {40, 56}  # batch 0 still draws either size
     single = _batches(40, batch_size=8, sizes=(48,))
     assert single.batch(3, 1)[0].shape[1] == 48
+    # A size listed twice weights it; batch 1 still takes another size.
+    weighted = _batches(40, batch_size=8, sizes=(40, 56, 72, 72))
+    firsts = [(weighted.batch(e, 0)[0].shape[1], weighted.batch(e, 1)[0].shape[1])
+              for e in range(40)]
+    assert all(a != b for a, b in firsts)
+    assert {a for a, _ in firsts} == {40, 56, 72}
+    assert _batches(40, batch_size=8, sizes=(48, 48)).batch(3, 1)[0].shape[1] == 48
 
 
 def test_mismatched_faces_and_targets_are_refused() -> None:
