@@ -87,13 +87,18 @@ def training_usage(path: str | Path, usage: str | None) -> str | None:
     return "Training" if has_usage_column(path) else None
 
 
+def split_source(source: str) -> tuple[str, str | None]:
+    """A `FaceDataset.source` as (path, CSV usage or None): a CSV source carries " [usage]"."""
+    path_text, sep, rest = source.partition(" [")
+    return path_text, (rest[:-1] if sep and rest.endswith("]") else None)
+
+
 def load_source(source: str, named_by: Path, missing: str, limit: int | None = None,
                 seed: int = 0) -> FaceDataset:
     """The faces a `FaceDataset.source` recorded in `named_by` (a model card) names, CSV usage
     included (`limit`, `seed`: as `load_dataset`); `missing` ends the error when they are not
     here, e.g. "pass --calibration DIR"."""
-    path_text, sep, rest = source.partition(" [")  # a CSV source carries " [usage]"
-    usage = rest[:-1] if sep and rest.endswith("]") else None
+    path_text, usage = split_source(source)
     path = Path(path_text)
     if not path_text or not path.exists():
         raise DataError(f"{named_by}: names training data that is not here "

@@ -251,11 +251,12 @@ def _train_command(card: dict) -> str:
     """The card's command; cards written before it was recorded: rebuilt from its settings."""
     if "command" in card:
         return str(card["command"])
+    from edge_fer.data import split_source
     from edge_fer.training import TrainConfig, train_command
 
     hp = {k: v for k, v in card["hyperparameters"].items() if k in TrainConfig.__dataclass_fields__}
-    path, _, usage = card["data"]["source"].partition(" [")  # a CSV source carries " [usage]"
-    hp.setdefault("usage", usage.rstrip("]") or None)
+    path, usage = split_source(card["data"]["source"])
+    hp.setdefault("usage", usage)
     return train_command(TrainConfig(data=path, out="runs/default", **hp))
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "edge_fer" / "models" / "default"
 
@@ -51,10 +53,11 @@ def test_no_validation_needs_a_reason_and_excludes_a_twin(tiny_model: Path,
         assert sorted(p.name for p in DEFAULT.iterdir()) == before
 
 
-def test_an_old_cards_rebuilt_command_keeps_the_csv_rows_it_trained_on() -> None:
+def test_an_old_cards_rebuilt_command_keeps_the_csv_rows_it_trained_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import shlex
 
-    sys.path.insert(0, str(REPO / "scripts"))
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
     from ship_default import _train_command
 
     card = {"data": {"source": "data/fer2013.csv [PublicTest]"},
